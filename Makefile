@@ -1,0 +1,70 @@
+# One Makefile for every habit. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYENV_PY313 := $(shell command -v pyenv >/dev/null 2>&1 && echo "$$(pyenv root)/versions/3.13.0/bin/python3.13")
+PYTHON_BOOT ?= $(shell for p in $(PYENV_PY313) python3.13 python3.12 python3.11 python3; do \
+	if [ -x "$$p" ] || command -v "$$p" >/dev/null 2>&1; then \
+	  "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo "$$p"; break; }; fi; done)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)
+# sam build looks for python3.13 on PATH
+PY313_DIR := $(dir $(PYENV_PY313))
+export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
+
+.PHONY: help dev sam-dev format lint typecheck unit integration e2e template test demo stack bench soak redrive clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/dependencies/requirements.txt
+	@test -n "$(PYTHON_BOOT)" || { echo "need Python >= 3.11 on PATH" >&2; exit 1; }
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -n "$(PYTHON_BOOT)" || { echo "need Python >= 3.11 on PATH" >&2; exit 1; }
+	$(PYTHON_BOOT) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip uv
+	$(SAM_VENV)/bin/uv pip install --quiet --python $(SAM_VENV)/bin/python -r requirements-sam.txt
+	touch $@
+
+dev: $(VENV)/.installed  ## create the development venv
+sam-dev: $(SAM_VENV)/.installed  ## create the venv for the SAM CLI and cfn-lint
+
+format: dev  ## format the code
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+lint: dev  ## ruff and mypy --strict on the function code
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+unit: dev  ## unit tests: pure logic, no network
+	$(PY) -m pytest tests/unit
+
+integration: dev  ## the handler against moto's server and a local face-fusion API
+	$(PY) -m pytest tests/integration
+
+e2e: dev  ## the local stack end to end
+	$(PY) -m pytest tests/e2e
+
+template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template assertions
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam build --region us-east-1
+	$(PY) -m pytest tests/template
+
+test: dev sam-dev lint  ## everything CI runs
+	$(PY) -m pytest tests
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam build --region us-east-1
+
+clean:  ## remove venvs and build output
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

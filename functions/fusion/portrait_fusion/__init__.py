@@ -1,0 +1,1 @@
+"""Portrait Fusion: pairs of uploaded portraits in, AILabTools face-fusion results out."""

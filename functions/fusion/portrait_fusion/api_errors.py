@@ -1,0 +1,180 @@
+"""How the face-fusion API's answers are understood: one classification for every entry point.
+
+Classify on `error_detail.code` first (HTTP 429 means both "out of credits" and "rate
+limited", and the statuses of many codes changed once already), then on the HTTP status.
+Old-style bodies (`error_code`, `error_code_str`) and new-style ones (only `error_detail`)
+are both read; a gateway's HTML page is understood by its status.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from portrait_fusion.errors import (
+    ApiError,
+    OperationalApiError,
+    PermanentApiError,
+    TransientApiError,
+)
+
+AUTH_CODES = frozenset({"ERROR_USER_NOT_EXISTS", "ERROR_APPLICATIONS_NOT_EXISTS"})
+OPERATIONAL_CODES = AUTH_CODES | {
+    "ERROR_USER_LOCKED",
+    "ERROR_ILLEGAL_OPERATION",
+    "ERROR_NOT_ENOUGH_CREDITS",
+}
+TRANSIENT_CODES = frozenset(
+    {
+        "EXCEEDING_LIMITS",
+        "PROCESSING_FAILURE",
+        "UNKNOWN_ERROR",
+        "SERVICE_INTERNAL_ERROR",
+        "ERROR_RESPONSE_BODY_TOO_LARGE",
+        "ERROR_FACE_BLENDING_FAILED",
+        "AI_SERVICE_ERROR",
+        "AI_SERVICE_INTERNAL_ERROR",
+        "ERROR_GATEWAY",
+        "FILE_SERVICE_ERROR",
+        "AI_SERVICE_FLOW_RESTRICTION",
+        "ERROR_INSUFFICIENT_RESOURCES",
+        "ERROR_RESOURCE_UNAVAILABLE",
+        "AI_SERVICE_TIMEOUT",
+    }
+)
+PERMANENT_CODES = frozenset(
+    {
+        "ERROR_PARAMETERS",
+        "MISSING_PARAMETERS",
+        "ERROR_INVALID_PARAMETER",
+        "PARAMETERS_CANNOT_EMPTY",
+        "UNSUPPORTED_PARAMETER_VALUES",
+        "ERROR_INVALID_PARAMETER_FORMAT",
+        "ERROR_PARAMETER_CONVERSION_FAILED",
+        "ERROR_AI_NOT_EXISTS",
+        "FILE_SIZE_EXCEEDS_LIMIT",
+        "FILE_RESOLUTION_EXCEEDS_LIMITS",
+        "ERROR_HIGH_RESOLUTION",
+        "ERROR_REQUEST_BODY_TOO_LARGE",
+        "UNSUPPORTED_FILE_TYPES",
+        "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE",
+        "FILE_DECODING_FAILURE",
+        "ERROR_INVALID_FILE",
+        "ERROR_ILLEGAL_FILE",
+        "ERROR_LOW_RESOLUTION",
+        "FILE_CONTENT_NON_COMPLIANCE",
+        "ERROR_CONTENT_NON_COMPLIANCE",
+        "ERROR_NO_FACE_IN_FILE",
+        "ERROR_FACE_SIZE_NOT_MEET_REQUIREMENTS",
+        "ERROR_FACE_SIZE_RATIO_NOT_MET",
+        "ERROR_SMALL_FACE_SIZE",
+        "ERROR_FACE_UNRECOGNIZABLE",
+        "ERROR_POOR_FACE_QUALITY",
+        "ERROR_BLURRY_FACE",
+        "ERROR_OBSTRUCTED_FACE",
+        "ERROR_POOR_FACE_LIGHTING",
+        "ERROR_INCOMPLETE_FACE",
+        "ERROR_FACE_NOT_FACING_FORWARD",
+        "ERROR_CARTOON_FACE_NOT_SUPPORTED",
+        "ERROR_TEMPLATE_IMAGE_QUALITY_TOO_LOW",
+        "ERROR_FACE_COUNT_INVALID",
+    }
+)
+
+# Our own codes for answers that carry no usable code of the API's.
+INVALID_RESPONSE = "INVALID_RESPONSE"  # 200 but no JSON, truncated JSON, no image, not an image
+CONNECTION_ERROR = "CONNECTION_ERROR"
+API_TIMEOUT = "API_TIMEOUT"
+
+
+class ProtocolError(TransientApiError):
+    """The API said 200 but gave nothing usable: retried in the function, then failed."""
+
+    code = INVALID_RESPONSE
+
+
+@dataclass(frozen=True)
+class ApiSuccess:
+    """A successful answer: the result image still base64-encoded, and the call's ids."""
+
+    image_base64: str
+    request_id: str | None
+    log_id: str | None
+
+
+def error_class(code: str | None, http_status: int) -> type[ApiError]:
+    """The error class for an API code, falling back on the HTTP status for unknown codes."""
+    if code in OPERATIONAL_CODES:
+        return OperationalApiError
+    if code in TRANSIENT_CODES:
+        return TransientApiError
+    if code in PERMANENT_CODES:
+        return PermanentApiError
+    if http_status in (401, 403):
+        return OperationalApiError
+    if http_status in (408, 429) or http_status >= 500:
+        return TransientApiError
+    if 400 <= http_status < 500:
+        return PermanentApiError
+    return ProtocolError
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _error_fields(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    detail = body.get("error_detail")
+    detail = detail if isinstance(detail, dict) else {}
+    code = _text(detail.get("code")) or _text(body.get("error_code_str"))
+    message = (
+        _text(detail.get("message"))
+        or _text(detail.get("code_message"))
+        or _text(body.get("error_msg"))
+    )
+    return code, message
+
+
+def interpret(http_status: int, body: bytes, content_type: str | None = None) -> ApiSuccess:
+    """Read one HTTP answer of the face-fusion API; return the success or raise an `ApiError`."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        kind = (content_type or "unknown type").split(";")[0]
+        what = f"a non-JSON body ({kind}, {len(body)} bytes)"
+        if http_status == 200:
+            raise ProtocolError(f"the API answered 200 with {what}", http_status=200)
+        cls = error_class(None, http_status)
+        raise cls(
+            f"the API answered HTTP {http_status} with {what}",
+            code=f"HTTP_{http_status}",
+            http_status=http_status,
+        )
+
+    request_id, log_id = _text(parsed.get("request_id")), _text(parsed.get("log_id"))
+    code, message = _error_fields(parsed)
+    error_code = parsed.get("error_code")
+    failed = http_status != 200 or code is not None or error_code not in (0, None, "0")
+    if failed:
+        cls = error_class(code, http_status)
+        raise cls(
+            message or f"the API answered HTTP {http_status}",
+            code=code or f"HTTP_{http_status}",
+            http_status=http_status,
+            request_id=request_id,
+            log_id=log_id,
+        )
+
+    data = parsed.get("data")
+    image = data.get("image") if isinstance(data, dict) else None
+    if not isinstance(image, str) or not image:
+        raise ProtocolError(
+            "the API answered 200 without data.image",
+            http_status=200,
+            request_id=request_id,
+            log_id=log_id,
+        )
+    return ApiSuccess(image, request_id, log_id)

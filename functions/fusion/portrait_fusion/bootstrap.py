@@ -1,0 +1,113 @@
+"""Builds the function's object graph once per execution environment (cold start).
+
+boto3 clients are created on first use: a lone half never touches DynamoDB or Secrets
+Manager, and creating a client costs tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, TypeVar
+
+from portrait_fusion.api_key import ApiKeyProvider
+from portrait_fusion.entrypoints import EntryPoints
+from portrait_fusion.fusion_api import FusionApiClient, new_session
+from portrait_fusion.idempotency import OnceGuard
+from portrait_fusion.pipeline import Pipeline
+from portrait_fusion.settings import Settings
+from portrait_fusion.storage import S3Storage
+
+T = TypeVar("T")
+
+
+def lazy(factory: Callable[[], T]) -> Callable[[], T]:
+    """A thread-safe, build-once accessor for `factory()`."""
+    lock = threading.Lock()
+    built: list[T] = []
+
+    def get() -> T:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(factory())
+        return built[0]
+
+    return get
+
+
+@cache
+def _boto3_session() -> Any:
+    import boto3
+
+    return boto3.session.Session()
+
+
+def _client(service: str) -> Callable[[], Any]:
+    def build() -> Any:
+        from botocore.config import Config
+
+        # AWS_ENDPOINT_URL (standard) points these at the local stack when set.
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=4,
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        return _boto3_session().client(service, config=config)
+
+    return lazy(build)
+
+
+@dataclass(frozen=True)
+class App:
+    """What the handler needs: the entry points, and the guard to tell about each invocation."""
+
+    entrypoints: EntryPoints
+    once: OnceGuard
+
+
+def build_app(settings: Settings) -> App:
+    """Wire real adapters: S3, Secrets Manager, DynamoDB and the face-fusion API."""
+    from portrait_fusion.idempotency import DynamoDBOnceGuard
+
+    keys = ApiKeyProvider(
+        _client("secretsmanager"), settings.api_key_secret_id, settings.secret_max_age_seconds
+    )
+    api = FusionApiClient(
+        new_session(),
+        settings.fusion_api_url,
+        keys,
+        timeout_seconds=settings.api_timeout_seconds,
+        max_attempts=settings.api_max_attempts,
+    )
+    dynamodb = _client("dynamodb")
+    once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb()))
+    pipeline = Pipeline(
+        settings,
+        S3Storage(_client("s3")),
+        api,
+        once,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="s3-read"),
+    )
+    return App(EntryPoints(pipeline), once)
+
+
+class _LazyOnceGuard:
+    """Defers building the idempotency layer (and its DynamoDB client) to the first pair."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._get = lazy(factory)
+        self._context: Any = None
+
+    def register_context(self, context: Any) -> None:
+        self._context = context
+
+    def run(self, key: dict[str, Any], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        guard = self._get()
+        guard.register_context(self._context)
+        result: dict[str, Any] = guard.run(key, work)
+        return result

@@ -1,0 +1,173 @@
+"""Each entry point of SPEC §3 as one method: outcomes and errors mapped to what its caller
+expects (SQS item failures, a raise for async S3/EventBridge retries, a document, or Batch
+Operations result codes). The error classification itself lives in one place: `Disposition`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portrait_fusion.errors import Disposition, FusionError, InvalidEventError, OutOfTimeError
+from portrait_fusion.events import (
+    EventKind,
+    batch_job,
+    created_objects,
+    kind_of,
+    parse_s3_uri,
+    sqs_notification,
+)
+from portrait_fusion.observability import logger
+from portrait_fusion.pipeline import Invocation, Outcome, PairRequest, Pipeline, Status
+from portrait_fusion.storage import ObjectRef
+
+# Don't start another message with less time than this left: hand it back instead.
+MIN_SECONDS_TO_START = 10.0
+
+
+class EntryPoints:
+    """Dispatches an event to the pipeline and shapes the answer for its source."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    def handle(self, event: Any, invocation: Invocation) -> dict[str, Any]:
+        """Handle any supported event (SPEC §3)."""
+        kind = kind_of(event)
+        logger.append_keys(event_kind=kind.value)
+        if kind is EventKind.SQS:
+            return self.sqs_batch(event, invocation)
+        if kind is EventKind.BATCH_OPERATIONS:
+            return self.batch_operations(event, invocation)
+        if kind is EventKind.AD_HOC:
+            return self.ad_hoc(event, invocation)
+        return self.notification(event, invocation)
+
+    def sqs_batch(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
+        """SQS batch of S3 notifications: report only the messages to retry."""
+        failures: list[dict[str, str]] = []
+        for record in event["Records"]:
+            message_id = record["messageId"]
+            if invocation.seconds_left() < MIN_SECONDS_TO_START:
+                logger.warning("out of time: handing message back", extra={"message": message_id})
+                failures.append({"itemIdentifier": message_id})
+                continue
+            try:
+                notification = sqs_notification(record.get("body", ""))
+                for ref in created_objects(notification):
+                    self._pipeline.on_object(ref, invocation)
+            except FusionError as exc:
+                # A malformed message also goes back: after maxReceiveCount it rests in the
+                # DLQ, where someone can see it, instead of being silently dropped.
+                _log_handed_back(exc, message_id=message_id)
+                failures.append({"itemIdentifier": message_id})
+            except Exception:
+                # A bug must not take the rest of the batch down with it.
+                logger.exception(
+                    "unexpected error: handing message back", extra={"message": message_id}
+                )
+                failures.append({"itemIdentifier": message_id})
+            finally:
+                logger.remove_keys(["pair_id"])
+        return {"batchItemFailures": failures}
+
+    def notification(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
+        """S3 notification or EventBridge event invoked asynchronously: raise to be retried."""
+        outcomes: list[dict[str, Any]] = []
+        retry: FusionError | None = None
+        for ref in created_objects(event):
+            try:
+                outcomes.append(_summary(self._pipeline.on_object(ref, invocation)))
+            except FusionError as exc:
+                if exc.disposition is Disposition.FAIL:
+                    raise
+                _log_handed_back(exc, key=ref.key)
+                retry = retry or exc
+        if retry is not None:
+            raise retry  # Lambda's async retries and on-failure destination take it from here
+        return {"outcomes": outcomes}
+
+    def ad_hoc(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
+        """A console or CLI invocation: run the pair synchronously, return its document."""
+        similarity = event.get("source_similarity")
+        if "pair" in event:
+            bucket, prefix = parse_s3_uri(event["pair"], "pair")
+            outcome = self._pipeline.on_prefix(bucket, prefix, invocation, similarity)
+        else:
+            target = ObjectRef(*parse_s3_uri(event.get("target"), "target"))
+            template = ObjectRef(*parse_s3_uri(event.get("template"), "template"))
+            pair_id = event.get("pair_id") or self._pair_id_of(target)
+            outcome = self._pipeline.run_pair(
+                PairRequest(str(pair_id), target, template, similarity), invocation
+            )
+        if outcome.document is None:
+            raise InvalidEventError(f"pair is not complete: {outcome.detail}")
+        return outcome.document
+
+    def _pair_id_of(self, target: ObjectRef) -> str:
+        half = self._pipeline.naming.parse(target.key)
+        if half is None:
+            raise InvalidEventError(
+                f"{target.uri} does not match PAIR_PATTERN: give a pair_id in the event"
+            )
+        return half.pair_id
+
+    def batch_operations(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
+        """S3 Batch Operations: one result per task, Succeeded / Temporary / PermanentFailure."""
+        job = batch_job(event)
+        results = []
+        for task in job.tasks:
+            try:
+                if invocation.seconds_left() < MIN_SECONDS_TO_START:
+                    raise OutOfTimeError("too little time left in this invocation")
+                outcome = self._pipeline.on_object(task.ref, invocation, job.source_similarity)
+                code, text = _batch_result(outcome)
+            except FusionError as exc:
+                _log_handed_back(exc, key=task.ref.key)
+                code = (
+                    "PermanentFailure"
+                    if exc.disposition is Disposition.FAIL
+                    else "TemporaryFailure"
+                )
+                text = str(exc)
+            results.append({"taskId": task.task_id, "resultCode": code, "resultString": text})
+        return {
+            "invocationSchemaVersion": job.schema_version,
+            "treatMissingKeysAs": "PermanentFailure",
+            "invocationId": job.invocation_id,
+            "results": results,
+        }
+
+
+def _batch_result(outcome: Outcome) -> tuple[str, str]:
+    if outcome.status is Status.SKIPPED:
+        return "PermanentFailure", outcome.detail
+    if outcome.status is Status.FAILED and outcome.document:
+        error = outcome.document["error"]
+        return "PermanentFailure", f"{error['code']}: {error['message']}"
+    if outcome.status is Status.SUCCEEDED and outcome.document:
+        return (
+            "Succeeded",
+            f"s3://{outcome.document['result']['bucket']}/{outcome.document['result']['key']}",
+        )
+    return "Succeeded", outcome.detail
+
+
+def _summary(outcome: Outcome) -> dict[str, Any]:
+    summary: dict[str, Any] = {"status": outcome.status.value, "pair_id": outcome.pair_id}
+    if outcome.document and outcome.document["error"]:
+        summary["error"] = outcome.document["error"]["code"]
+    if outcome.detail:
+        summary["detail"] = outcome.detail
+    return summary
+
+
+def _log_handed_back(exc: FusionError, **where: str) -> None:
+    logger.warning(
+        "handed back for a later attempt" if exc.retryable else "rejected",
+        extra={
+            "code": exc.code,
+            "reason": exc.message,
+            "disposition": exc.disposition.value,
+            **where,
+        },
+    )

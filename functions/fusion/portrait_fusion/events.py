@@ -1,0 +1,145 @@
+"""Reading the events the function is invoked with: S3 notifications (direct, via SQS, via
+EventBridge), ad-hoc requests and S3 Batch Operations tasks. Pure functions over dicts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from portrait_fusion.errors import InvalidEventError
+from portrait_fusion.pairing import decode_batch_key, decode_notification_key
+from portrait_fusion.storage import ObjectRef
+
+
+class EventKind(StrEnum):
+    """The entry points of SPEC §3."""
+
+    SQS = "sqs"
+    S3 = "s3"
+    EVENTBRIDGE = "eventbridge"
+    AD_HOC = "ad_hoc"
+    BATCH_OPERATIONS = "batch_operations"
+
+
+def kind_of(event: object) -> EventKind:
+    """Tell which entry point an event came through; `InvalidEventError` if none."""
+    if isinstance(event, dict):
+        records = event.get("Records")
+        if isinstance(records, list) and records and isinstance(records[0], dict):
+            source = records[0].get("eventSource")
+            if source == "aws:sqs":
+                return EventKind.SQS
+            if source == "aws:s3":
+                return EventKind.S3
+        if event.get("source") == "aws.s3" and "detail" in event:
+            return EventKind.EVENTBRIDGE
+        if "invocationSchemaVersion" in event and "tasks" in event:
+            return EventKind.BATCH_OPERATIONS
+        if "pair" in event or "target" in event or "template" in event:
+            return EventKind.AD_HOC
+    raise InvalidEventError(
+        "unrecognised event: expected an SQS batch of S3 notifications, an S3 notification, "
+        "an EventBridge 'Object Created' event, an S3 Batch Operations job, or "
+        '{"target": "s3://...", "template": "s3://..."} / {"pair": "s3://bucket/prefix/"}'
+    )
+
+
+def created_objects(notification: dict[str, Any]) -> list[ObjectRef]:
+    """The objects an S3 notification (or an EventBridge event) reports as created.
+
+    `s3:TestEvent` messages and other event types give an empty list.
+    """
+    if notification.get("source") == "aws.s3":
+        return _eventbridge_objects(notification)
+    refs = []
+    for record in notification.get("Records", []) or []:
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        s3 = record.get("s3") or {}
+        try:
+            bucket = s3["bucket"]["name"]
+            key = decode_notification_key(s3["object"]["key"])
+        except (KeyError, TypeError) as exc:
+            raise InvalidEventError(f"S3 record without bucket name or object key: {exc}") from exc
+        refs.append(ObjectRef(bucket, key, s3["object"].get("versionId") or None))
+    return refs
+
+
+def _eventbridge_objects(event: dict[str, Any]) -> list[ObjectRef]:
+    if event.get("detail-type") != "Object Created":
+        return []
+    detail = event.get("detail") or {}
+    try:
+        bucket = detail["bucket"]["name"]
+        key = decode_notification_key(detail["object"]["key"])
+    except (KeyError, TypeError) as exc:
+        raise InvalidEventError(
+            f"EventBridge event without bucket name or object key: {exc}"
+        ) from exc
+    return [ObjectRef(bucket, key, detail["object"].get("version-id") or None)]
+
+
+def sqs_notification(body: str) -> dict[str, Any]:
+    """The S3 notification (or EventBridge event) carried in an SQS message body."""
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise InvalidEventError("SQS message body is not JSON") from exc
+    if not isinstance(document, dict):
+        raise InvalidEventError("SQS message body is not a JSON object")
+    return document
+
+
+def parse_s3_uri(uri: object, field: str) -> tuple[str, str]:
+    """Split `s3://bucket/key` into bucket and key (the key is taken literally)."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise InvalidEventError(f"{field} must be an s3://bucket/key URI, got {uri!r}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise InvalidEventError(f"{field} must name a bucket and a key, got {uri!r}")
+    return bucket, key
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """One S3 Batch Operations task: an object to (re)process."""
+
+    task_id: str
+    ref: ObjectRef
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """An S3 Batch Operations invocation, schema 1.0 or 2.0."""
+
+    schema_version: str
+    invocation_id: str
+    tasks: list[BatchTask]
+    source_similarity: object | None
+
+
+def batch_job(event: dict[str, Any]) -> BatchJob:
+    """Read an S3 Batch Operations invocation (keys arrive URL-encoded)."""
+    version = str(event.get("invocationSchemaVersion"))
+    if version not in {"1.0", "2.0"}:
+        raise InvalidEventError(f"unsupported invocationSchemaVersion {version!r}")
+    job = event.get("job") or {}
+    arguments = job.get("userArguments") or {}
+    tasks = []
+    for task in event.get("tasks") or []:
+        bucket = task.get("s3Bucket") or str(task.get("s3BucketArn", "")).rpartition(":")[2]
+        tasks.append(
+            BatchTask(
+                task_id=str(task.get("taskId", "")),
+                ref=ObjectRef(
+                    bucket,
+                    decode_batch_key(str(task.get("s3Key", ""))),
+                    task.get("s3VersionId") or None,
+                ),
+            )
+        )
+    return BatchJob(
+        version, str(event.get("invocationId", "")), tasks, arguments.get("source_similarity")
+    )

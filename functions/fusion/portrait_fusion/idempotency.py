@@ -1,0 +1,81 @@
+"""Exactly-once billing: at most one API call per pair version, across every entry point.
+
+Built on the Powertools idempotency utility and its DynamoDB persistence layer. The key is
+the pair id, both inputs' ETags and version ids, and the similarity (SPEC §7); the stored
+value is the pair's result document, which a replay returns without calling the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from portrait_fusion.errors import PairInProgressError, StorageError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# A week: long enough to absorb late redeliveries and Batch Operations replays of a backfill.
+RECORD_TTL_SECONDS = 7 * 24 * 3600
+
+Work = Callable[[], dict[str, Any]]
+
+
+class OnceGuard(Protocol):
+    """Runs a pair's work at most once per key."""
+
+    def register_context(self, context: LambdaContext | None) -> None:
+        """Tell the guard the invocation's time limit (in-progress records expire with it)."""
+
+    def run(self, key: dict[str, Any], work: Work) -> dict[str, Any]:
+        """Return `work()`'s document, or the stored one if that key already completed."""
+
+
+class DynamoDBOnceGuard:
+    """`OnceGuard` on the Powertools idempotency utility and a DynamoDB table."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        self._config = IdempotencyConfig(
+            expires_after_seconds=RECORD_TTL_SECONDS, raise_on_no_idempotency_key=True
+        )
+        store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+        self._run_once: Callable[..., dict[str, Any]] = idempotent_function(
+            data_keyword_argument="key",
+            persistence_store=store,
+            config=self._config,
+        )(_call_work)
+
+    def register_context(self, context: LambdaContext | None) -> None:
+        if context is not None:
+            self._config.register_lambda_context(context)
+
+    def run(self, key: dict[str, Any], work: Work) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+        )
+
+        try:
+            return self._run_once(key=key, work=work)
+        except IdempotencyAlreadyInProgressError as exc:
+            raise PairInProgressError(
+                "another invocation is processing this pair; it will be retried"
+            ) from exc
+        except IdempotencyPersistenceLayerError as exc:
+            raise StorageError(
+                f"idempotency table unavailable: {type(exc.__cause__).__name__}",
+                code="IDEMPOTENCY_STORE_ERROR",
+            ) from exc
+
+
+def _call_work(key: dict[str, Any], work: Work) -> dict[str, Any]:
+    """The function Powertools guards: `key` is hashed, `work` does the pair."""
+    del key
+    return work()

@@ -1,0 +1,50 @@
+"""Logger, Metrics and (in Lambda) Tracer, shared by every module, configured by env vars.
+
+The Tracer is built on first use and only where X-Ray can receive traces: its SDK import
+costs more than the rest of the function's imports together, and locally it has no daemon.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "portrait-fusion")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PortraitFusion")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+@cache
+def tracer() -> Tracer | None:
+    """The X-Ray tracer, or None where tracing is off (POWERTOOLS_TRACE_DISABLED, off Lambda)."""
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"}
+    in_lambda = "AWS_LAMBDA_FUNCTION_NAME" in os.environ and "AWS_SAM_LOCAL" not in os.environ
+    if disabled or not in_lambda:
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE, patch_modules=("botocore", "requests"))
+
+
+def count(name: str, value: float = 1, unit: str = "Count") -> None:
+    """Add a data point to the invocation's EMF metrics."""
+    metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+
+
+def count_failure(name: str, code: str) -> None:
+    """Count a failure, and the same failure by its error code (a dimension of its own)."""
+    count(name)
+    with single_metric(
+        name=f"{name}ByCode", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="code", value=code)

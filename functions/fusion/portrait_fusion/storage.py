@@ -1,0 +1,139 @@
+"""S3 access: list a pair's halves, read inputs, write results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from portrait_fusion.errors import PairingError, Stage, StorageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
+_CHANGED = {"PreconditionFailed", "412"}
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Where an object lives."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """An object's metadata, as read before deciding whether to download it."""
+
+    ref: ObjectRef
+    etag: str
+    size: int
+    version_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class S3Storage:
+    """A thin adapter over an S3 client, raising the function's own errors."""
+
+    def __init__(self, client_factory: Callable[[], S3Client]) -> None:
+        self._client_factory = client_factory
+
+    @property
+    def _client(self) -> S3Client:
+        return self._client_factory()
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        """Every key in `bucket` that starts with `prefix`."""
+        keys: list[str] = []
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix
+            )
+            for page in pages:
+                keys.extend(item["Key"] for item in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise _storage_error(f"cannot list s3://{bucket}/{prefix}", exc, Stage.PAIRING) from exc
+        return keys
+
+    def head(self, ref: ObjectRef) -> ObjectHead:
+        """An input's size, ETag, version and user metadata; `INPUT_NOT_FOUND` if it is gone."""
+        try:
+            if ref.version_id:
+                response = self._client.head_object(
+                    Bucket=ref.bucket, Key=ref.key, VersionId=ref.version_id
+                )
+            else:
+                response = self._client.head_object(Bucket=ref.bucket, Key=ref.key)
+        except ClientError as exc:
+            if _error_code(exc) in _MISSING:
+                raise _not_found(ref) from exc
+            raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
+        except BotoCoreError as exc:
+            raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
+        return ObjectHead(
+            ref=ref,
+            etag=response["ETag"].strip('"'),
+            size=response["ContentLength"],
+            version_id=response.get("VersionId") or ref.version_id,
+            metadata=dict(response.get("Metadata", {})),
+        )
+
+    def read(self, head: ObjectHead) -> bytes:
+        """The bytes of exactly the object version that `head` described."""
+        ref = head.ref
+        try:
+            if head.version_id:
+                response = self._client.get_object(
+                    Bucket=ref.bucket, Key=ref.key, VersionId=head.version_id
+                )
+            else:
+                response = self._client.get_object(
+                    Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{head.etag}"'
+                )
+            return response["Body"].read()
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in _MISSING:
+                raise _not_found(ref) from exc
+            if code in _CHANGED:
+                # Replaced after we looked: the new upload has its own event and will run.
+                raise StorageError(
+                    f"{ref.uri} changed while being read",
+                    code="INPUT_CHANGED",
+                ) from exc
+            raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
+        except BotoCoreError as exc:
+            raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
+
+    def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        """Store one output object."""
+        try:
+            self._client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        except (ClientError, BotoCoreError) as exc:
+            raise _storage_error(f"cannot write s3://{bucket}/{key}", exc, Stage.OUTPUT) from exc
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _not_found(ref: ObjectRef) -> PairingError:
+    return PairingError(
+        f"{ref.uri} no longer exists (deleted after its upload event)", code="INPUT_NOT_FOUND"
+    )
+
+
+def _storage_error(what: str, exc: Exception, stage: Stage) -> StorageError:
+    detail = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+    error = StorageError(f"{what}: {detail}", code="STORAGE_ERROR")
+    error.stage = stage
+    return error
