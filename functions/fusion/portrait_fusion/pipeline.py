@@ -10,7 +10,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -61,10 +61,15 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Invocation:
-    """The Lambda invocation a pair runs in: who it is and how much time is left."""
+    """The Lambda invocation a pair runs in: who it is and how much time is left.
+
+    `seen` remembers each pair handled in this invocation, so that both halves of a pair in
+    one batch share one outcome instead of running (or failing) the pair twice.
+    """
 
     function: FunctionInfo
     seconds_left: Callable[[], float]
+    seen: dict[tuple[str, str, str], Outcome | FusionError] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class Pipeline:
         """Handle one created object: pair it with its partner if both halves are there."""
         half = self.naming.parse(ref.key)
         if half is None:
+            count("ObjectsSkipped")
             logger.debug("key outside the naming convention", extra={"key": ref.key})
             return Outcome(Status.SKIPPED, detail=f"{ref.key!r} does not match PAIR_PATTERN")
         logger.append_keys(pair_id=half.pair_id)
@@ -126,7 +132,19 @@ class Pipeline:
             ObjectRef(ref.bucket, pair.template),
             similarity,
         )
-        return self.run_pair(request, invocation)
+        seen_key = (ref.bucket, pair.target, pair.template)
+        earlier = invocation.seen.get(seen_key)
+        if isinstance(earlier, FusionError):
+            raise earlier
+        if earlier is not None:
+            return earlier
+        try:
+            outcome = self.run_pair(request, invocation)
+        except FusionError as exc:
+            invocation.seen[seen_key] = exc
+            raise
+        invocation.seen[seen_key] = outcome
+        return outcome
 
     def on_prefix(
         self, bucket: str, prefix: str, invocation: Invocation, similarity: object | None = None

@@ -1,0 +1,143 @@
+"""The handler, in this process, against moto's server and the face-fusion emulator (HTTPS).
+
+The function's code is not patched: it reads its environment, talks to moto through
+AWS_ENDPOINT_URL and to the emulator over TLS, exactly as it does in Lambda.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local_stack.aws import LocalStack, MotoServer, provision, start_moto
+from local_stack.emulator import FusionEmulator
+from local_stack.lambda_runtime import LambdaContext, sqs_event
+from portrait_fusion import handler
+from tests.harness import API_KEY, Buckets, function_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    server = start_moto()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[FusionEmulator]:
+    with FusionEmulator(api_keys={API_KEY}, tls=True) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def stack(moto: MotoServer) -> LocalStack:
+    return provision(
+        moto.endpoint_url,
+        ROOT / "template.yaml",
+        api_key=API_KEY,
+        names_prefix="integration",
+        visibility_timeout=1,
+    )
+
+
+@pytest.fixture
+def buckets(stack: LocalStack) -> Buckets:
+    return Buckets(stack)
+
+
+@pytest.fixture
+def configure(
+    stack: LocalStack, emulator: FusionEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """Set the function's environment (with overrides) and start it cold."""
+
+    def apply(**overrides: str) -> None:
+        env = function_environment(stack, emulator.url, emulator.ca_bundle, **overrides)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        handler.reset()
+
+    apply()
+    yield apply
+    handler.reset()
+
+
+@pytest.fixture
+def sqs(stack: LocalStack) -> Any:
+    client = boto3.client(
+        "sqs",
+        endpoint_url=stack.endpoint_url,
+        region_name=stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    # Start from an empty queue, including messages an earlier test handed back that are
+    # still invisible (PurgeQueue is limited to once a minute).
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        got = client.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)
+        for message in got.get("Messages", []):
+            client.delete_message(QueueUrl=stack.queue_url,
+                                  ReceiptHandle=message["ReceiptHandle"])
+        attributes = client.get_queue_attributes(
+            QueueUrl=stack.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        if not got.get("Messages") and not any(int(v) for v in attributes.values()):
+            break
+        time.sleep(0.1)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def healthy_emulator(emulator: FusionEmulator) -> Iterator[None]:
+    emulator.reset()
+    yield
+    emulator.reset()
+
+
+class Lambda:
+    """Invokes the real handler in-process, with a Lambda-like context."""
+
+    def __init__(self, stack: LocalStack, sqs: Any) -> None:
+        self.stack, self.sqs = stack, sqs
+
+    def invoke(self, event: dict[str, Any], timeout_s: float = 120.0) -> Any:
+        context = LambdaContext.create(timeout_s=timeout_s, memory_mb=512)
+        return handler.lambda_handler(event, context)  # type: ignore[arg-type]
+
+    def deliver(self, timeout_s: float = 120.0) -> dict[str, Any]:
+        """Hand every queued S3 notification to the handler as one SQS batch, like the event
+        source mapping: messages not reported as failures are deleted."""
+        messages = []
+        while True:
+            got = self.sqs.receive_message(
+                QueueUrl=self.stack.queue_url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+            if not got.get("Messages"):
+                break
+            messages.extend(got["Messages"])
+        response = self.invoke(sqs_event(messages, queue_arn=self.stack.queue_arn), timeout_s)
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(
+                    QueueUrl=self.stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        response["messages"] = messages
+        return response
+
+
+@pytest.fixture
+def function(stack: LocalStack, sqs: Any, configure: Any) -> Lambda:
+    return Lambda(stack, sqs)
