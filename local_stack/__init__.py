@@ -1,0 +1,1 @@
+"""The local stack: AWS on moto's server, a face-fusion API emulator, a local SQS mapping."""

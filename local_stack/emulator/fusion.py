@@ -1,0 +1,69 @@
+"""The endpoint's work: a multipart body in, the base64 result image out (or an `ApiError`).
+
+The same bytes always give the same verdict and the same result, so recent results are
+kept: a benchmark that sends one pair again and again then measures its client, not the
+emulator's face detector. Every call is still validated up to the point the cache can
+answer, and still billed by the caller.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections import OrderedDict
+
+from PIL import Image
+
+from local_stack.emulator import merge
+from local_stack.emulator.contract import ApiError
+from local_stack.emulator.multipart import MalformedForm, parse_form
+from local_stack.emulator.validation import (
+    TARGET_FIELD,
+    TEMPLATE_FIELD,
+    Fingerprint,
+    inspect_image,
+    read_form,
+)
+
+_CACHED_RESULTS = 8  # a 4095 px result is a few MB of base64: keep only a handful
+
+
+def _face(image: Image.Image, field: str) -> merge.Box:
+    face = merge.find_face(image)
+    if face is None:
+        raise ApiError("ERROR_NO_FACE_IN_FILE", f"no face found in {field}")
+    return face
+
+
+class Fusion:
+    """Validates a call's form and files, finds both faces and merges them; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: OrderedDict[tuple[Fingerprint, str], str] = OrderedDict()
+
+    def run(
+        self, content_type: str | None, body: bytes, result_format: merge.ResultFormat
+    ) -> tuple[str, Fingerprint]:
+        """The result image as base64 and what was merged; raises the API's `ApiError`."""
+        try:
+            form = read_form(parse_form(content_type, body))
+        except MalformedForm as exc:
+            raise ApiError("ERROR_INVALID_PARAMETER_FORMAT", str(exc)) from exc
+        key = (form.fingerprint, result_format)
+        with self._lock:
+            cached = self._results.get(key)
+            if cached is not None:
+                self._results.move_to_end(key)
+                return cached, form.fingerprint
+        target = inspect_image(TARGET_FIELD, form.target)
+        template = inspect_image(TEMPLATE_FIELD, form.template)
+        target_face, template_face = _face(target, TARGET_FIELD), _face(template, TEMPLATE_FIELD)
+        similarity = merge.DEFAULT_SIMILARITY if form.similarity is None else form.similarity
+        fused = merge.fuse(target, template, target_face, template_face, similarity)
+        image = base64.b64encode(merge.encode(fused, result_format)).decode("ascii")
+        with self._lock:
+            self._results[key] = image
+            if len(self._results) > _CACHED_RESULTS:
+                self._results.popitem(last=False)
+        return image, form.fingerprint

@@ -1,0 +1,70 @@
+"""Thread-safe accounting of calls: what a test asserts billing and concurrency against."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from local_stack.emulator.validation import Fingerprint
+
+
+class Ledger:
+    """Counts calls by outcome, billed merges, duplicate merges and calls in flight.
+
+    A duplicate is a successful merge of a (target sha256, template sha256, similarity)
+    that was already merged successfully: a second bill for the same work.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything counted so far (calls still in flight stay counted as such)."""
+        with self._lock:
+            self._by_outcome: Counter[str] = Counter()
+            self._merged: set[Fingerprint] = set()
+            self._merges = 0
+            self._duplicates = 0
+            self._max_in_flight = self._in_flight
+
+    def admit(self, cap: int | None) -> bool:
+        """Take an in-flight slot unless `cap` calls are already in flight."""
+        with self._lock:
+            if cap is not None and self._in_flight >= cap:
+                return False
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            return True
+
+    def release(self) -> None:
+        """Give back a slot taken by `admit`."""
+        with self._lock:
+            self._in_flight -= 1
+
+    def record(self, outcome: str) -> None:
+        """Count one answered call under its outcome ("ok", an API code or a special one)."""
+        with self._lock:
+            self._by_outcome[outcome] += 1
+
+    def record_merge(self, fingerprint: Fingerprint) -> None:
+        """Count one billed merge, and whether the same inputs were billed before."""
+        with self._lock:
+            self._merges += 1
+            if fingerprint in self._merged:
+                self._duplicates += 1
+            self._merged.add(fingerprint)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters as a JSON-ready dict."""
+        with self._lock:
+            return {
+                "calls": sum(self._by_outcome.values()),
+                "by_outcome": dict(self._by_outcome),
+                "merges": self._merges,
+                "duplicates": self._duplicates,
+                "in_flight": self._in_flight,
+                "max_in_flight": self._max_in_flight,
+            }

@@ -1,0 +1,153 @@
+"""One face-fusion call from request bytes to a reply, with faults and accounting applied.
+
+No sockets here: `server` reads the request and writes the `Reply` this module decides on.
+Order of a call: rate limit (429 at once), latency, API key, injected outcome, then the
+work itself (`fusion`: input rules, face detection, merge).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from local_stack.emulator.contract import (
+    STATUS_OF_CODE,
+    ApiError,
+    error_body,
+    success_body,
+)
+from local_stack.emulator.faults import OK, FaultInjector, Faults
+from local_stack.emulator.fusion import Fusion
+from local_stack.emulator.ledger import Ledger
+
+logger = logging.getLogger(__name__)
+
+_JSON = "application/json"
+_GATEWAY_PAGE = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+_NOT_AN_IMAGE = b"%PDF-1.4 this is not a picture"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to send back: a complete HTTP answer, a dribbled one, or a reset connection."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = _JSON
+    dribble_s: float = 0.0
+    """Send the body in small pieces spread over this many seconds."""
+    reset: bool = False
+    """Send nothing; close the connection with a TCP reset."""
+
+
+def _canned_replies() -> dict[str, Callable[[], Reply]]:
+    """The special outcomes that answer without looking at the request."""
+    return {
+        "html_502": lambda: Reply(502, _GATEWAY_PAGE, "text/html"),
+        "truncated_json": lambda: Reply(200, _truncated(success_body({"image": _b64(b"x" * 64)}))),
+        "non_json": lambda: Reply(200, b"upstream said: \x00\x01 ok?", "text/plain"),
+        "ok_without_image": lambda: Reply(200, success_body({})),
+        "not_an_image": lambda: Reply(200, success_body({"image": _b64(_NOT_AN_IMAGE)})),
+        "reset": lambda: Reply(0, reset=True),
+    }
+
+
+def _truncated(body: bytes) -> bytes:
+    return body[: len(body) // 2]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class FusionService:
+    """The emulated API behind the HTTP layer: keys, faults, the merge, the ledger."""
+
+    def __init__(
+        self, api_keys: Iterable[str], faults: Faults, pause: Callable[[float], object]
+    ) -> None:
+        """`pause(seconds)` waits; the server passes one that a shutdown cuts short."""
+        self._initial_keys = frozenset(api_keys)
+        self._initial_faults = faults
+        self._api_keys = self._initial_keys
+        self._pause = pause
+        self._canned = _canned_replies()
+        self._fusion = Fusion()
+        self.injector = FaultInjector(faults)
+        self.ledger = Ledger()
+
+    def set_api_keys(self, api_keys: Iterable[str]) -> None:
+        """Accept these keys from now on (and no others)."""
+        self._api_keys = frozenset(api_keys)
+
+    def stats(self) -> dict[str, Any]:
+        """The ledger's counters."""
+        return self.ledger.snapshot()
+
+    def reset(self) -> None:
+        """Clear the counters and go back to the keys and faults the emulator started with."""
+        self.ledger.reset()
+        self.injector.configure(self._initial_faults)
+        self._api_keys = self._initial_keys
+
+    def reject(self, error: ApiError) -> Reply:
+        """Answer a call with an API error (and count it); for refusals the server decides."""
+        self.ledger.record(error.code)
+        return self._error(error)
+
+    def call(self, api_key: str | None, content_type: str | None, body: bytes) -> Reply:
+        """Answer one request to the face-fusion endpoint."""
+        faults = self.injector.faults
+        if not self.ledger.admit(faults.concurrency_cap):
+            return self.reject(
+                ApiError("EXCEEDING_LIMITS", f"more than {faults.concurrency_cap} calls in flight")
+            )
+        try:
+            self._pause(self.injector.latency_s())
+            if api_key not in self._api_keys:
+                return self.reject(ApiError("ERROR_USER_NOT_EXISTS", "unknown API key"))
+            outcome = self.injector.next_outcome()
+            try:
+                reply, label = self._answer(outcome, faults, content_type, body)
+            except Exception:  # a bug here must look like the API's 500, not a dropped call
+                logger.exception("emulator: call failed")
+                error = ApiError("SERVICE_INTERNAL_ERROR", "the emulator failed")
+                reply, label = self._error(error), error.code
+            self.ledger.record(label)
+            return reply
+        finally:
+            self.ledger.release()
+
+    def _answer(
+        self, outcome: str, faults: Faults, content_type: str | None, body: bytes
+    ) -> tuple[Reply, str]:
+        """The reply for `outcome`, and the label the ledger counts it under."""
+        if outcome in STATUS_OF_CODE:
+            return self._error(ApiError(outcome, "injected by the emulator")), outcome
+        if outcome in self._canned:
+            return self._canned[outcome](), outcome
+        if outcome == "timeout":
+            self._pause(faults.timeout_hold_ms / 1000)
+        reply, label = self._fuse(content_type, body, faults)
+        if outcome == "slow_body":
+            reply = dataclasses.replace(reply, dribble_s=faults.slow_body_ms / 1000)
+        return reply, label if outcome == OK else outcome
+
+    def _fuse(self, content_type: str | None, body: bytes, faults: Faults) -> tuple[Reply, str]:
+        try:
+            image, fingerprint = self._fusion.run(content_type, body, faults.result_format)
+        except ApiError as exc:
+            return self._error(exc), exc.code
+        self.ledger.record_merge(fingerprint)
+        return Reply(200, success_body({"image": image})), OK
+
+    def _error(self, error: ApiError) -> Reply:
+        return Reply(error.status, error_body(error, self.injector.faults.body_style))

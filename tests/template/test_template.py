@@ -1,0 +1,596 @@
+"""template.yaml against the pipeline's contract: wiring, least privilege, data protection.
+
+sam validate --lint, cfn-lint and sam build run from the Makefile (`make template`); these tests
+pin down what those tools cannot know: what this pipeline needs and must not be granted.
+"""
+
+import json
+import logging
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# AWS guidance for SQS event sources: visibility timeout >= 6x the function timeout.
+VISIBILITY_TO_TIMEOUT_RATIO = 6
+# S3 bucket naming rules, minus the dotted names the stack never builds.
+S3_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+NO_VALUE = {"Ref": "AWS::NoValue"}
+TLS_ONLY_CONDITION = {"Bool": {"aws:SecureTransport": "false"}}
+LAMBDA_APPLICATION_LOG_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+# What the conftest fixture `resolver_for` returns: pseudo parameters -> intrinsic evaluator.
+ResolverFactory = Callable[[Mapping[str, str]], Callable[[Any], Any]]
+
+
+def getatt(resource: str, attribute: str = "Arn") -> dict[str, list[str]]:
+    """The long form of !GetAtt resource.attribute."""
+    return {"Fn::GetAtt": [resource, attribute]}
+
+
+def ref(name: str) -> dict[str, str]:
+    """The long form of !Ref name."""
+    return {"Ref": name}
+
+
+def sub(text: str) -> dict[str, str]:
+    """The long form of !Sub text."""
+    return {"Fn::Sub": text}
+
+
+def as_list(value: Any) -> list[Any]:
+    """IAM accepts a string or a list for Action and Resource; read both as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement of an AWS::IAM::Role's inline policies."""
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def normalized(statements: list[dict[str, Any]]) -> list[str]:
+    """Statements as sorted canonical JSON (Sid ignored, action order ignored) for comparison."""
+    canonical = []
+    for statement in statements:
+        body = {key: value for key, value in statement.items() if key != "Sid"}
+        body["Action"] = sorted(as_list(body["Action"]))
+        canonical.append(json.dumps(body, sort_keys=True))
+    return sorted(canonical)
+
+
+def allow(
+    actions: list[str], resource: Any, condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An Allow statement as the template is expected to write it."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": actions, "Resource": resource}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+# ----------------------------------------------------------------------------- the function
+
+
+def test_function_runs_the_fixed_handler_on_python313_arm64(
+    function_properties: dict[str, Any],
+) -> None:
+    """The handler path, runtime and architecture other parts of the project rely on."""
+    assert function_properties["CodeUri"] == "functions/fusion/"
+    assert function_properties["Handler"] == "portrait_fusion.handler.lambda_handler"
+    assert function_properties["Runtime"] == "python3.13"
+    assert function_properties["Architectures"] == ["arm64"]
+    assert function_properties["MemorySize"] == 512
+    assert function_properties["Timeout"] == 120
+    assert function_properties["Tracing"] == "Active"
+    assert function_properties["Layers"] == [ref("DependenciesLayer")]
+    assert function_properties["Role"] == getatt("FusionFunctionRole")
+
+
+def test_dependency_layer_is_built_for_python313_arm64(
+    resources: dict[str, Any], repo_root: Path
+) -> None:
+    """sam build installs layers/dependencies/requirements.txt as aarch64 wheels."""
+    layer = resources["DependenciesLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "layers/dependencies/"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert (repo_root / "layers/dependencies/requirements.txt").is_file()
+
+
+def test_function_environment_covers_every_configuration_variable(
+    function_properties: dict[str, Any],
+) -> None:
+    """SPEC section 6 variables, plus the input wiring, each fed by its parameter or resource."""
+    assert function_properties["Environment"]["Variables"] == {
+        "INPUT_BUCKET": ref("InputBucket"),
+        "INPUT_PREFIX": ref("InputPrefix"),
+        "OUTPUT_BUCKET": ref("OutputBucket"),
+        "OUTPUT_PREFIX": ref("OutputPrefix"),
+        "PAIR_PATTERN": ref("PairPattern"),
+        "API_KEY_SECRET_ID": ref("ApiKeySecret"),
+        "FUSION_API_URL": ref("FusionApiUrl"),
+        "DEFAULT_SOURCE_SIMILARITY": ref("DefaultSourceSimilarity"),
+        "IDEMPOTENCY_TABLE": ref("IdempotencyTable"),
+        "API_TIMEOUT_SECONDS": ref("ApiTimeoutSeconds"),
+        "API_MAX_ATTEMPTS": ref("ApiMaxAttempts"),
+        "SECRET_MAX_AGE_SECONDS": ref("SecretMaxAgeSeconds"),
+        "AUTO_FIT": ref("AutoFit"),
+        "POWERTOOLS_SERVICE_NAME": "portrait-fusion",
+        "POWERTOOLS_METRICS_NAMESPACE": "PortraitFusion",
+        "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
+    }
+
+
+def test_function_logs_json_to_its_own_log_group_with_retention(
+    function_properties: dict[str, Any], resources: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    """JSON logs, filtered at LogLevel, in a stack-owned group whose retention is a parameter."""
+    assert function_properties["LoggingConfig"] == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": ref("LogLevel"),
+        "LogGroup": ref("FusionFunctionLogGroup"),
+    }
+    # Lambda's filter and Python's logging must both accept every choice.
+    for level in parameters["LogLevel"]["AllowedValues"]:
+        assert level in LAMBDA_APPLICATION_LOG_LEVELS
+        assert isinstance(logging.getLevelName(level), int)
+    log_group = resources["FusionFunctionLogGroup"]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == ref("LogRetentionDays")
+
+
+def test_sqs_event_reports_item_failures_and_caps_concurrency(
+    function_properties: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    """Partial batch failures and an API-sized concurrency cap on the queue's event source."""
+    event = function_properties["Events"]["FusionQueueEvent"]
+    assert event["Type"] == "SQS"
+    assert event["Properties"] == {
+        "Queue": getatt("FusionQueue"),
+        "BatchSize": ref("BatchSize"),
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": ref("MaxConcurrency")},
+    }
+    # Lambda rejects a MaximumConcurrency below 2; SQS batches above 10 need a batching window.
+    assert parameters["MaxConcurrency"]["MinValue"] >= 2
+    assert parameters["BatchSize"]["MaxValue"] <= 10
+
+
+def test_api_timeout_cannot_exceed_the_function_timeout(
+    function_properties: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    """One API call must leave the invocation time to record its outcome."""
+    assert parameters["ApiTimeoutSeconds"]["MaxValue"] < function_properties["Timeout"]
+
+
+# ----------------------------------------------------------------------------- least privilege
+
+FUNCTION_GRANTS = [
+    allow(["logs:CreateLogStream", "logs:PutLogEvents"], getatt("FusionFunctionLogGroup")),
+    allow(["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
+    allow(
+        ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+        getatt("FusionQueue"),
+    ),
+    allow(["s3:GetObject", "s3:GetObjectVersion"], sub("${InputBucket.Arn}/${InputPrefix}*")),
+    allow(
+        ["s3:ListBucket"],
+        getatt("InputBucket"),
+        {"StringLike": {"s3:prefix": sub("${InputPrefix}*")}},
+    ),
+    allow(["s3:PutObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
+    allow(["secretsmanager:GetSecretValue"], ref("ApiKeySecret")),
+    allow(
+        ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        getatt("IdempotencyTable"),
+    ),
+]
+
+BATCH_OPERATIONS_GRANTS = [
+    allow(["lambda:InvokeFunction"], getatt("FusionFunction")),
+    allow(
+        ["s3:GetObject", "s3:GetObjectVersion"],
+        sub("${OutputBucket.Arn}/batch-operations/manifests/*"),
+    ),
+    allow(["s3:PutObject"], sub("${OutputBucket.Arn}/batch-operations/reports/*")),
+    allow(["s3:GetBucketLocation"], getatt("OutputBucket")),
+]
+
+# AWS offers no resource-level permissions for these, so "*" is the only possible resource.
+ACTIONS_WITHOUT_RESOURCE_SCOPE = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+@pytest.mark.parametrize(
+    ("role_id", "service", "grants"),
+    [
+        ("FusionFunctionRole", "lambda.amazonaws.com", FUNCTION_GRANTS),
+        ("BatchOperationsRole", "batchoperations.s3.amazonaws.com", BATCH_OPERATIONS_GRANTS),
+    ],
+)
+def test_role_grants_exactly_the_scoped_permissions(
+    resources: dict[str, Any], role_id: str, service: str, grants: list[dict[str, Any]]
+) -> None:
+    """Any grant added, widened or unscoped fails here, with the offending statement shown."""
+    role = resources[role_id]
+    assert role["Type"] == "AWS::IAM::Role"
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    ]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert normalized(role_statements(role)) == normalized(grants)
+
+
+def test_no_role_uses_wildcard_actions_or_unscoped_resources(resources: dict[str, Any]) -> None:
+    """No `s3:*`-style action anywhere, and `*` resources only where AWS allows nothing else."""
+    roles = [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+    assert roles
+    for statement in (s for role in roles for s in role_statements(role)):
+        actions = as_list(statement["Action"])
+        assert all("*" not in action for action in actions), statement
+        if "*" in as_list(statement["Resource"]):
+            assert set(actions) <= ACTIONS_WITHOUT_RESOURCE_SCOPE, statement
+
+
+def test_function_uses_no_implicit_sam_role_or_policy_templates(
+    function_properties: dict[str, Any],
+) -> None:
+    """SAM's generated role would add managed policies that grant on every resource."""
+    assert "Policies" not in function_properties
+    assert "Role" in function_properties
+
+
+# ----------------------------------------------------------------------------- buckets
+
+
+@pytest.mark.parametrize("bucket_id", ["InputBucket", "OutputBucket"])
+def test_bucket_blocks_public_access_and_encrypts(
+    resources: dict[str, Any], bucket_id: str
+) -> None:
+    """Biometric data: never public, encrypted at rest, no ACLs."""
+    properties = resources[bucket_id]["Properties"]
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert properties["OwnershipControls"] == {
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    }
+
+
+@pytest.mark.parametrize("bucket_id", ["InputBucket", "OutputBucket"])
+def test_bucket_policy_denies_requests_without_tls(
+    resources: dict[str, Any], bucket_id: str
+) -> None:
+    """Every action on the bucket and its objects is refused over plain HTTP."""
+    policy = resources[f"{bucket_id}Policy"]
+    assert policy["Type"] == "AWS::S3::BucketPolicy"
+    assert policy["Properties"]["Bucket"] == ref(bucket_id)
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [getatt(bucket_id), sub(f"${{{bucket_id}.Arn}}/*")],
+        "Condition": TLS_ONLY_CONDITION,
+    }
+
+
+def test_input_bucket_expires_every_upload_and_old_version(resources: dict[str, Any]) -> None:
+    """Inputs are deleted after InputRetentionDays, versioning notwithstanding."""
+    properties = resources["InputBucket"]["Properties"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {rule["Id"]: rule for rule in properties["LifecycleConfiguration"]["Rules"]}
+    expire = rules["ExpireInputs"]
+    assert expire["Status"] == "Enabled"
+    assert expire["ExpirationInDays"] == ref("InputRetentionDays")
+    # No Prefix or Filter: the rule covers the whole bucket, not only the trigger prefix.
+    assert "Prefix" not in expire
+    assert "Filter" not in expire
+    assert expire["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 1
+    assert rules["RemoveExpiredDeleteMarkers"]["ExpiredObjectDeleteMarker"] is True
+
+
+def test_result_retention_applies_only_when_set(
+    template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    """ResultRetentionDays 0 (the default) keeps results; any other value expires them."""
+    assert parameters["ResultRetentionDays"]["Default"] == 0
+    assert template["Conditions"]["HasResultRetention"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("ResultRetentionDays"), "0"]}]
+    }
+    condition, rules, otherwise = resources["OutputBucket"]["Properties"]["LifecycleConfiguration"][
+        "Fn::If"
+    ]
+    assert condition == "HasResultRetention"
+    assert otherwise == NO_VALUE
+    (rule,) = rules["Rules"]
+    assert rule["ExpirationInDays"] == ref("ResultRetentionDays")
+    assert rule["Prefix"] == ref("OutputPrefix")
+
+
+def test_only_the_input_prefix_notifies_the_queue(resources: dict[str, Any]) -> None:
+    """Object creation under InputPrefix, and nothing else, reaches FusionQueue."""
+    notification = resources["InputBucket"]["Properties"]["NotificationConfiguration"]
+    assert notification == {
+        "QueueConfigurations": [
+            {
+                "Event": "s3:ObjectCreated:*",
+                "Queue": getatt("FusionQueue"),
+                "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": ref("InputPrefix")}]}},
+            }
+        ]
+    }
+
+
+def test_results_can_never_trigger_the_pipeline(
+    resources: dict[str, Any], function_properties: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    """Results go to a distinct bucket with no notification, and never parse as inputs."""
+    variables = function_properties["Environment"]["Variables"]
+    assert variables["INPUT_BUCKET"] == ref("InputBucket")
+    assert variables["OUTPUT_BUCKET"] == ref("OutputBucket")
+    assert "NotificationConfiguration" not in resources["OutputBucket"]["Properties"]
+    writes = [
+        statement
+        for statement in role_statements(resources["FusionFunctionRole"])
+        if "s3:PutObject" in as_list(statement["Action"])
+    ]
+    assert writes
+    assert all("${OutputBucket.Arn}/" in w["Resource"]["Fn::Sub"] for w in writes)
+
+    input_prefix = parameters["InputPrefix"]["Default"]
+    output_prefix = parameters["OutputPrefix"]["Default"]
+    assert not input_prefix.startswith(output_prefix)
+    assert not output_prefix.startswith(input_prefix)
+    pair_pattern = re.compile(parameters["PairPattern"]["Default"])
+    assert pair_pattern.match(f"{input_prefix}abc/target.jpg")
+    assert not pair_pattern.match(f"{output_prefix}abc/target.jpg")
+
+
+STACKS = [
+    ("portrait-fusion", "us-east-1", "51af3dc0-da77-11e4-872e-1234567db123"),
+    # Upper-case, maximal stack name and one of the longest region names.
+    ("Portrait-Fusion-" + "X" * 112, "ap-southeast-5", "0a1b2c3d-0000-11ef-9f00-0123456789ab"),
+]
+
+
+def _pseudo(stack_name: str, region: str, stack_uuid: str) -> dict[str, str]:
+    account = "123456789012"
+    return {
+        "AWS::StackName": stack_name,
+        "AWS::Region": region,
+        "AWS::AccountId": account,
+        "AWS::Partition": "aws",
+        "AWS::StackId": (
+            f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/{stack_uuid}"
+        ),
+    }
+
+
+@pytest.mark.parametrize(("stack_name", "region", "stack_uuid"), STACKS)
+def test_input_bucket_name_is_valid_and_is_the_one_the_queue_policy_admits(
+    resolver_for: ResolverFactory,
+    resources: dict[str, Any],
+    stack_name: str,
+    region: str,
+    stack_uuid: str,
+) -> None:
+    """The deterministic name that breaks the dependency cycle is legal for any stack."""
+    resolve = resolver_for(_pseudo(stack_name, region, stack_uuid))
+    bucket_name = resolve(resources["InputBucket"]["Properties"]["BucketName"])
+    assert S3_BUCKET_NAME.match(bucket_name), bucket_name
+
+    (statement,) = resources["FusionQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    source_arn = resolve(statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+    assert source_arn == f"arn:aws:s3:::{bucket_name}"
+    assert resources["InputBucket"]["DependsOn"] == "FusionQueuePolicy"
+
+
+def test_input_bucket_names_differ_between_stacks(
+    resolver_for: ResolverFactory, resources: dict[str, Any]
+) -> None:
+    """Two stacks in one account and region must not collide on the global bucket name."""
+    names = {
+        resolver_for(_pseudo("portrait-fusion", "us-east-1", uuid))(
+            resources["InputBucket"]["Properties"]["BucketName"]
+        )
+        for uuid in ("51af3dc0-da77-11e4-872e-1234567db123", "7c0e1f22-da77-11e4-872e-1234567db123")
+    }
+    assert len(names) == 2
+
+
+# ----------------------------------------------------------------------------- queues
+
+
+def test_queue_policy_admits_only_the_input_bucket_of_this_account(
+    resources: dict[str, Any],
+) -> None:
+    """S3 may send to the queue, only for the input bucket and only from the stack's account."""
+    properties = resources["FusionQueuePolicy"]["Properties"]
+    assert properties["Queues"] == [ref("FusionQueue")]
+    (statement,) = properties["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == getatt("FusionQueue")
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ref("AWS::AccountId")}
+    assert set(statement["Condition"]) == {"ArnEquals", "StringEquals"}
+
+
+def test_queue_redrives_to_the_dlq_after_max_receive_count(
+    resources: dict[str, Any], parameters: dict[str, Any]
+) -> None:
+    """Failed pairs end in FusionDLQ, kept longer than the source queue keeps messages."""
+    queue = resources["FusionQueue"]["Properties"]
+    dlq = resources["FusionDLQ"]["Properties"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": getatt("FusionDLQ"),
+        "maxReceiveCount": ref("MaxReceiveCount"),
+    }
+    assert parameters["MaxReceiveCount"]["Default"] == 5
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert queue["MessageRetentionPeriod"] < dlq["MessageRetentionPeriod"]
+
+
+def test_visibility_timeout_is_at_least_six_function_timeouts(
+    resources: dict[str, Any], function_properties: dict[str, Any]
+) -> None:
+    """A message stays hidden while its batch, retries included, can still be running."""
+    visibility = resources["FusionQueue"]["Properties"]["VisibilityTimeout"]
+    assert visibility >= VISIBILITY_TO_TIMEOUT_RATIO * function_properties["Timeout"]
+
+
+@pytest.mark.parametrize("queue_id", ["FusionQueue", "FusionDLQ"])
+def test_queue_is_encrypted(resources: dict[str, Any], queue_id: str) -> None:
+    """S3 keys of biometric uploads sit in these messages."""
+    assert resources[queue_id]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+# ----------------------------------------------------------------------------- state and secret
+
+
+def test_idempotency_table_is_on_demand_with_ttl(resources: dict[str, Any]) -> None:
+    """The Powertools idempotency layout: key `id`, TTL on `expiration`, billed per request."""
+    properties = resources["IdempotencyTable"]["Properties"]
+    assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_api_key_secret_holds_a_placeholder_in_the_documented_shape(
+    resources: dict[str, Any],
+) -> None:
+    """The stack creates the secret; the user replaces the value with put-secret-value."""
+    secret = resources["ApiKeySecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert set(json.loads(secret["Properties"]["SecretString"])) == {"api_key"}
+
+
+# ----------------------------------------------------------------------------- alarms
+
+
+@pytest.mark.parametrize(
+    ("alarm_id", "metric"),
+    [
+        ("DlqDepthAlarm", ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                           {"Name": "QueueName", "Value": getatt("FusionDLQ", "QueueName")})),
+        ("FunctionErrorsAlarm", ("AWS/Lambda", "Errors",
+                                 {"Name": "FunctionName", "Value": ref("FusionFunction")})),
+    ],
+)  # fmt: skip
+def test_alarm_fires_on_the_first_occurrence_and_notifies_the_optional_topic(
+    template: dict[str, Any],
+    resources: dict[str, Any],
+    alarm_id: str,
+    metric: tuple[str, str, dict[str, Any]],
+) -> None:
+    """One message in the DLQ or one failed invocation is worth a look."""
+    namespace, metric_name, dimension = metric
+    properties = resources[alarm_id]["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == (namespace, metric_name)
+    assert properties["Dimensions"] == [dimension]
+    assert properties["Threshold"] == 1
+    assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert properties["TreatMissingData"] == "notBreaching"
+    topic_or_nothing = {"Fn::If": ["HasAlarmTopic", [ref("AlarmTopicArn")], NO_VALUE]}
+    assert properties["AlarmActions"] == topic_or_nothing
+    assert properties["OKActions"] == topic_or_nothing
+    assert template["Conditions"]["HasAlarmTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]
+    }
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+def test_parameter_defaults(parameters: dict[str, Any]) -> None:
+    """The defaults a `sam deploy --guided` user accepts by pressing Enter."""
+    defaults = {name: parameter.get("Default") for name, parameter in parameters.items()}
+    assert defaults == {
+        "InputPrefix": "incoming/",
+        "OutputPrefix": "results/",
+        "PairPattern": (
+            r"^incoming/(?P<pair>.+)/(?i:(?P<role>target|template))\.(?i:jpe?g|png|bmp)$"
+        ),
+        "FusionApiUrl": "https://www.ailabapi.com/api/portrait/effects/face-fusion",
+        "DefaultSourceSimilarity": "",
+        "ApiTimeoutSeconds": 30,
+        "ApiMaxAttempts": 4,
+        "SecretMaxAgeSeconds": 300,
+        "AutoFit": "true",
+        "MaxConcurrency": 3,
+        "BatchSize": 5,
+        "MaxReceiveCount": 5,
+        "InputRetentionDays": 7,
+        "ResultRetentionDays": 0,
+        "LogRetentionDays": 30,
+        "LogLevel": "INFO",
+        "AlarmTopicArn": "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "accepted"),
+    [
+        ("FusionApiUrl", "https://127.0.0.1:8443/api/portrait/effects/face-fusion", True),
+        ("FusionApiUrl", "http://www.ailabapi.com/api/portrait/effects/face-fusion", False),
+        ("DefaultSourceSimilarity", "", True),
+        ("DefaultSourceSimilarity", "0.6", True),
+        ("DefaultSourceSimilarity", "1", True),
+        ("DefaultSourceSimilarity", "1.5", False),
+        ("DefaultSourceSimilarity", "-0.1", False),
+        ("InputPrefix", "uploads/portraits/", True),
+        ("InputPrefix", "incoming", False),
+        ("InputPrefix", "/incoming/", False),
+        ("InputPrefix", "in*/", False),
+        ("OutputPrefix", "", False),
+        ("AlarmTopicArn", "arn:aws:sns:eu-west-1:123456789012:ops-alerts", True),
+        ("AlarmTopicArn", "arn:aws:sqs:eu-west-1:123456789012:ops-alerts", False),
+    ],
+)
+def test_parameter_pattern_rejects_unsafe_values(
+    parameters: dict[str, Any], name: str, value: str, accepted: bool
+) -> None:
+    """CloudFormation refuses the deploy, rather than the function failing at cold start."""
+    pattern = parameters[name]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is accepted
+
+
+def test_outputs_name_every_resource_a_user_or_test_looks_up(template: dict[str, Any]) -> None:
+    """Integration tests and the README find the deployed resources from these outputs."""
+    values = {name: output["Value"] for name, output in template["Outputs"].items()}
+    assert values == {
+        "InputBucketName": ref("InputBucket"),
+        "OutputBucketName": ref("OutputBucket"),
+        "FusionQueueUrl": ref("FusionQueue"),
+        "FusionDLQUrl": ref("FusionDLQ"),
+        "FusionFunctionName": ref("FusionFunction"),
+        "FusionFunctionArn": getatt("FusionFunction"),
+        "ApiKeySecretArn": ref("ApiKeySecret"),
+        "IdempotencyTableName": ref("IdempotencyTable"),
+        "BatchOperationsRoleArn": getatt("BatchOperationsRole"),
+    }
+
+
+def test_samconfig_defaults_suit_a_guided_deploy(repo_root: Path) -> None:
+    """`sam deploy --guided` starts from the project's stack name and needed capabilities."""
+    config = tomllib.loads((repo_root / "samconfig.toml").read_text(encoding="utf-8"))
+    deploy = config["default"]["global"]["parameters"] | config["default"]["deploy"]["parameters"]
+    assert deploy["stack_name"] == "portrait-fusion"
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["resolve_s3"] is True
