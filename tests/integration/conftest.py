@@ -100,6 +100,10 @@ def sqs(stack: LocalStack) -> Any:
 def healthy_emulator(emulator: FusionEmulator) -> Iterator[None]:
     emulator.reset()
     yield
+    # Let calls still held by the emulator end, so they are not counted in the next test.
+    deadline = time.monotonic() + 10
+    while emulator.stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     emulator.reset()
 
 

@@ -6,6 +6,7 @@ costs more than the rest of the function's imports together, and locally it has 
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import cache
 from typing import TYPE_CHECKING
@@ -21,6 +22,11 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PortraitFusion")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+# Lambda sets the root logger to the function's log level. At DEBUG, botocore logs response
+# bodies, GetSecretValue's included: keep the SDK's and HTTP libraries' own logs above that.
+for _noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 
 @cache

@@ -1,0 +1,127 @@
+"""``python -m local_stack up``: moto, the face-fusion emulator and the event source mapping.
+
+Everything runs in this process (plus one worker process per concurrent execution) until
+Ctrl-C or SIGTERM. Once up, it prints ``export`` lines on stdout, so that another shell can
+use the ordinary AWS CLI against the stack; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import secrets
+import shlex
+import signal
+import threading
+from pathlib import Path
+
+from local_stack.aws import LocalStack, aws_env, provision, start_moto
+from local_stack.cfn import TemplateError
+from local_stack.emulator import Faults, FusionEmulator
+from local_stack.esm import EventSourceMapping
+
+logger = logging.getLogger("local_stack")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen subcommand; the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        return up(args)
+    except (TemplateError, OSError) as exc:  # a refused override, a port in use
+        parser.exit(1, f"{parser.prog}: error: {exc}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_ = commands.add_parser("up", help="run the whole local stack until interrupted")
+    up_.add_argument("--template", type=Path, default=Path("template.yaml"))
+    up_.add_argument("--moto-port", type=int, default=5000, help="default: 5000")
+    up_.add_argument("--emulator-port", type=int, default=0, help="default: any free port")
+    up_.add_argument("--emulator-latency-ms", type=int, default=0, help="API answer delay")
+    up_.add_argument("--api-key", default=None, help="default: a random one")
+    up_.add_argument("--batch-size", type=int, help="default: the template's BatchSize")
+    up_.add_argument("--concurrency", type=int, help="default: the template's MaxConcurrency")
+    up_.add_argument("--visibility-timeout", type=int, help="seconds; default: the template's")
+    up_.add_argument("--handler", help="default: FusionFunction's Handler in the template")
+    up_.add_argument("--log-file", type=Path, help="function logs; default: stderr")
+    return parser
+
+
+def up(args: argparse.Namespace) -> int:
+    """Start everything, print the environment to use it, serve until a signal."""
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    api_key = args.api_key or secrets.token_hex(16)
+    # Template parameters, checked against the template's constraints like a deploy would.
+    overrides = {
+        name: str(value)
+        for name, value in (("BatchSize", args.batch_size), ("MaxConcurrency", args.concurrency))
+        if value is not None
+    }
+    with contextlib.ExitStack() as running:
+        moto = running.enter_context(start_moto(args.moto_port))
+        emulator = running.enter_context(
+            FusionEmulator(
+                {api_key},
+                tls=True,
+                port=args.emulator_port,
+                faults=Faults(latency_ms=args.emulator_latency_ms),
+            )
+        )
+        stack = provision(
+            moto.endpoint_url,
+            args.template,
+            api_key=api_key,
+            overrides=overrides | {"FusionApiUrl": emulator.url},
+            visibility_timeout=args.visibility_timeout,
+        )
+        env = stack.function_env | {"REQUESTS_CA_BUNDLE": str(emulator.ca_bundle)}
+        esm = running.enter_context(
+            EventSourceMapping(
+                stack.queue_url,
+                handler=args.handler or stack.handler,
+                env=env,
+                batch_size=stack.batch_size,
+                concurrency=stack.max_concurrency,
+                function_timeout_s=stack.function_timeout,
+                memory_size_mb=stack.memory_size,
+                endpoint_url=stack.endpoint_url,
+                log_file=args.log_file,
+            )
+        )
+        _print_exports(stack, env)
+        logger.info(
+            "up: batch size %d, concurrency %d, visibility timeout %d s; Ctrl-C stops",
+            stack.batch_size,
+            stack.max_concurrency,
+            stack.visibility_timeout,
+        )
+        stopping.wait()
+        logger.info("stopping; event source mapping %s", esm.stats())
+    return 0
+
+
+def _print_exports(stack: LocalStack, env: dict[str, str]) -> None:
+    exports = aws_env(stack.endpoint_url, stack.region) | {
+        "INPUT_BUCKET": stack.input_bucket,
+        "OUTPUT_BUCKET": stack.output_bucket,
+        "FUSION_QUEUE_URL": stack.queue_url,
+        "FUSION_DLQ_URL": stack.dlq_url,
+        "IDEMPOTENCY_TABLE": stack.table_name,
+        "API_KEY_SECRET_ID": stack.secret_id,
+        "FUSION_API_URL": env["FUSION_API_URL"],
+        "REQUESTS_CA_BUNDLE": env["REQUESTS_CA_BUNDLE"],
+    }
+    print("# the local stack is up; in another shell:")
+    for name, value in exports.items():
+        print(f"export {name}={shlex.quote(value)}")
+    print(
+        f"# e.g. aws s3 cp portrait.jpg s3://$INPUT_BUCKET/{env['INPUT_PREFIX']}demo/target.jpg",
+        flush=True,
+    )

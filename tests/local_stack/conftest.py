@@ -1,0 +1,74 @@
+"""A moto server for the local stack's tests, and throw-away queues on it."""
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local_stack.aws import MotoServer, start_moto
+from local_stack.esm import EventSourceMapping
+from tests.local_stack.support import HANDLER, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_S, Queues
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    with start_moto() as server:
+        yield server
+
+
+@pytest.fixture
+def queues(moto: MotoServer) -> Queues:
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=moto.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    name = f"esm-{uuid.uuid4().hex[:12]}"
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_S),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    return Queues(sqs, url, dlq_url)
+
+
+@pytest.fixture
+def calls_file(tmp_path: Path) -> Path:
+    return tmp_path / "calls.jsonl"
+
+
+@pytest.fixture
+def start_esm(
+    moto: MotoServer, queues: Queues, calls_file: Path
+) -> Iterator[Callable[..., EventSourceMapping]]:
+    """Start a mapping from ``queues.url`` to the test handler; stopped at teardown."""
+    started: list[EventSourceMapping] = []
+
+    def start(**options: Any) -> EventSourceMapping:
+        esm = EventSourceMapping(
+            queues.url,
+            handler=HANDLER,
+            env={"CALLS_FILE": str(calls_file)},
+            endpoint_url=moto.endpoint_url,
+            **{"function_timeout_s": 5.0, **options},
+        )
+        started.append(esm)
+        esm.start()
+        return esm
+
+    yield start
+    for esm in started:
+        esm.stop()
