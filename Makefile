@@ -14,7 +14,7 @@ export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)
 PY313_DIR := $(dir $(PYENV_PY313))
 export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
 
-.PHONY: help dev sam-dev format lint typecheck unit integration e2e template test demo stack bench soak redrive clean
+.PHONY: help dev sam-dev demo stack format lint unit integration e2e template test soak bench redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,11 +36,17 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 dev: $(VENV)/.installed  ## create the development venv
 sam-dev: $(SAM_VENV)/.installed  ## create the venv for the SAM CLI and cfn-lint
 
+demo: dev  ## the whole pipeline on bundled portraits, on the local stack (results in out/demo)
+	$(PY) -m local_stack.demo
+
+stack: dev  ## the local stack (moto + emulator + event source mapping) until Ctrl-C
+	$(PY) -m local_stack up
+
 format: dev  ## format the code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-lint: dev  ## ruff and mypy --strict on the function code
+lint: dev  ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -48,10 +54,10 @@ lint: dev  ## ruff and mypy --strict on the function code
 unit: dev  ## unit tests: pure logic, no network
 	$(PY) -m pytest tests/unit
 
-integration: dev  ## the handler against moto's server and a local face-fusion API
-	$(PY) -m pytest tests/integration
+integration: dev  ## the handler against moto's server and the face-fusion emulator
+	$(PY) -m pytest tests/integration tests/emulator tests/local_stack
 
-e2e: dev  ## the local stack end to end
+e2e: dev  ## the local stack end to end, through the front door
 	$(PY) -m pytest tests/e2e
 
 template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template assertions
@@ -60,11 +66,17 @@ template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template 
 	$(SAM_VENV)/bin/sam build --region us-east-1
 	$(PY) -m pytest tests/template
 
-test: dev sam-dev lint  ## everything CI runs
-	$(PY) -m pytest tests
-	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
-	$(SAM_VENV)/bin/cfn-lint template.yaml
-	$(SAM_VENV)/bin/sam build --region us-east-1
+test: lint template  ## everything CI runs: lint, template checks, every test tier
+	$(PY) -m pytest tests --ignore=tests/template
+
+soak: dev  ## the full soak: 200+ pairs with random faults and a rate limit
+	SOAK_PAIRS=$${SOAK_PAIRS:-240} $(PY) -m pytest tests/e2e/test_soak.py -s
+
+bench: dev  ## the benchmark against the naive baseline (table, JSON and plot in benchmarks/results)
+	$(PY) -m benchmarks.bench
+
+redrive: dev  ## move DLQ messages back to the queue (QUEUE_URL, DLQ_URL; AWS_ENDPOINT_URL for local)
+	$(PY) -m ops.redrive
 
 clean:  ## remove venvs and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache out

@@ -8,7 +8,6 @@ use the ordinary AWS CLI against the stack; logs go to stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import secrets
 import shlex
@@ -16,10 +15,10 @@ import signal
 import threading
 from pathlib import Path
 
-from local_stack.aws import LocalStack, aws_env, provision, start_moto
+from local_stack.aws import LocalStack, aws_env
 from local_stack.cfn import TemplateError
-from local_stack.emulator import Faults, FusionEmulator
-from local_stack.esm import EventSourceMapping
+from local_stack.emulator import Faults
+from local_stack.stack import running_stack
 
 logger = logging.getLogger("local_stack")
 
@@ -64,38 +63,19 @@ def up(args: argparse.Namespace) -> int:
         for name, value in (("BatchSize", args.batch_size), ("MaxConcurrency", args.concurrency))
         if value is not None
     }
-    with contextlib.ExitStack() as running:
-        moto = running.enter_context(start_moto(args.moto_port))
-        emulator = running.enter_context(
-            FusionEmulator(
-                {api_key},
-                tls=True,
-                port=args.emulator_port,
-                faults=Faults(latency_ms=args.emulator_latency_ms),
-            )
-        )
-        stack = provision(
-            moto.endpoint_url,
-            args.template,
-            api_key=api_key,
-            overrides=overrides | {"FusionApiUrl": emulator.url},
-            visibility_timeout=args.visibility_timeout,
-        )
-        env = stack.function_env | {"REQUESTS_CA_BUNDLE": str(emulator.ca_bundle)}
-        esm = running.enter_context(
-            EventSourceMapping(
-                stack.queue_url,
-                handler=args.handler or stack.handler,
-                env=env,
-                batch_size=stack.batch_size,
-                concurrency=stack.max_concurrency,
-                function_timeout_s=stack.function_timeout,
-                memory_size_mb=stack.memory_size,
-                endpoint_url=stack.endpoint_url,
-                log_file=args.log_file,
-            )
-        )
-        _print_exports(stack, env)
+    with running_stack(
+        args.template,
+        api_key=api_key,
+        moto_port=args.moto_port,
+        emulator_port=args.emulator_port,
+        faults=Faults(latency_ms=args.emulator_latency_ms),
+        overrides=overrides,
+        visibility_timeout=args.visibility_timeout,
+        handler=args.handler,
+        log_file=args.log_file,
+    ) as running:
+        stack = running.stack
+        _print_exports(stack, running.function_env)
         logger.info(
             "up: batch size %d, concurrency %d, visibility timeout %d s; Ctrl-C stops",
             stack.batch_size,
@@ -103,7 +83,7 @@ def up(args: argparse.Namespace) -> int:
             stack.visibility_timeout,
         )
         stopping.wait()
-        logger.info("stopping; event source mapping %s", esm.stats())
+        logger.info("stopping; event source mapping %s", running.esm.stats())
     return 0
 
 

@@ -155,6 +155,12 @@ class EventSourceMapping:
             thread.join()
         self._threads = []
 
+    def kill_workers(self) -> None:
+        """Kill every execution environment, mid-invocation or not (fault injection): their
+        batches fail as a whole, and new environments start cold on the next batches."""
+        for environment in self._environments:
+            environment.kill()
+
     def stats(self) -> EsmStats:
         """A snapshot of the counters."""
         with self._lock:

@@ -245,6 +245,12 @@ class ExecutionEnvironment:
         self._report(invocation)
         return invocation
 
+    def kill(self) -> None:
+        """Kill the worker now, as Lambda ends a sandbox whose invocation timed out or ran out
+        of memory; an invocation in flight ends as a crash, and the next invoke starts anew."""
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+
     def close(self) -> None:
         """Let the worker exit (killing it if it does not); the next invoke starts anew."""
         if self._process is None or self._conn is None:

@@ -25,8 +25,9 @@ def encode(img: Image.Image, fmt: str = "JPEG", **options: object) -> bytes:
     return buffer.getvalue()
 
 
-def as_jpeg(name: str = "astronaut.png", size: tuple[int, int] | None = None,
-            quality: int = 90) -> bytes:
+def as_jpeg(
+    name: str = "astronaut.png", size: tuple[int, int] | None = None, quality: int = 90
+) -> bytes:
     img = Image.open(io.BytesIO(portrait(name))).convert("RGB")
     if size:
         img = img.resize(size)
@@ -51,8 +52,9 @@ def colour_noise(width: int, height: int, fmt: str = "PNG", seed: int = 0) -> by
 def gradient(width: int = 400, height: int = 400) -> bytes:
     """A colour image with no face in it."""
     img = Image.new("RGB", (width, height))
-    img.putdata([(x * 255 // width, y * 255 // height, 128) for y in range(height)
-                 for x in range(width)])
+    img.putdata(
+        [(x * 255 // width, y * 255 // height, 128) for y in range(height) for x in range(width)]
+    )
     return encode(img, "JPEG")
 
 
@@ -81,9 +83,9 @@ def truncated_jpeg() -> bytes:
 def png_with_bad_crc() -> bytes:
     data = bytearray(as_png(size=(300, 300)))
     idat = data.find(b"IDAT")
-    length = struct.unpack(">I", data[idat - 4: idat])[0]
+    length = struct.unpack(">I", data[idat - 4 : idat])[0]
     crc_at = idat + 4 + length
-    data[crc_at: crc_at + 4] = struct.pack(">I", (zlib.crc32(b"x") & 0xFFFFFFFF))
+    data[crc_at : crc_at + 4] = struct.pack(">I", (zlib.crc32(b"x") & 0xFFFFFFFF))
     data[idat + 10] ^= 0xFF  # corrupt the compressed data too
     return bytes(data)
 
@@ -103,13 +105,22 @@ def heic_signature() -> bytes:
 
 def decompression_bomb() -> bytes:
     """A PNG header claiming 60000 x 60000 px, in a few hundred bytes."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 1024)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IEND", b"")
+    )
 
 
 def padded_to(data: bytes, size: int) -> bytes:

@@ -84,8 +84,7 @@ def sqs(stack: LocalStack) -> Any:
     while time.monotonic() < deadline:
         got = client.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)
         for message in got.get("Messages", []):
-            client.delete_message(QueueUrl=stack.queue_url,
-                                  ReceiptHandle=message["ReceiptHandle"])
+            client.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
         attributes = client.get_queue_attributes(
             QueueUrl=stack.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],

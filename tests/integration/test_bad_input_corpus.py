@@ -22,7 +22,7 @@ class Case:
     expect: str  # an error code, "succeeded", or "waiting"
     target: Callable[[], bytes] = images.as_jpeg
     target_ext: str = "jpg"
-    pair_id: Callable[[], str] = lambda: unique_pair()
+    pair_id: Callable[[], str] = unique_pair
     metadata: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     with_template: bool = True
@@ -40,25 +40,41 @@ CORPUS = [
     Case("grayscale as RGB", "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE", images.grayscale_rgb),
     Case("CMYK JPEG", "UNSUPPORTED_FILE_TYPES", images.cmyk_jpeg),
     Case("16-bit PNG", "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE", images.png_16bit_gray, "png"),
-    Case("decompression bomb", "FILE_RESOLUTION_EXCEEDS_LIMITS", images.decompression_bomb,
-         "png"),
+    Case("decompression bomb", "FILE_RESOLUTION_EXCEEDS_LIMITS", images.decompression_bomb, "png"),
     Case("3x3 px", "ERROR_LOW_RESOLUTION", lambda: images.as_jpeg(size=(3, 3))),
-    Case("5000x5000 px, AUTO_FIT off", "FILE_RESOLUTION_EXCEEDS_LIMITS",
-         lambda: images.as_jpeg(size=(5000, 5000), quality=60), env={"AUTO_FIT": "false"}),
-    Case("5000x5000 px, AUTO_FIT on", "succeeded",
-         lambda: images.as_jpeg(size=(5000, 5000), quality=60)),
-    Case("4 MB + 1 byte, AUTO_FIT off", "FILE_SIZE_EXCEEDS_LIMIT",
-         lambda: images.padded_to(images.as_jpeg(), FOUR_MB + 1), env={"AUTO_FIT": "false"}),
-    Case("4 MB + 1 byte, AUTO_FIT on", "succeeded",
-         lambda: images.padded_to(images.as_jpeg(), FOUR_MB + 1)),
+    Case(
+        "5000x5000 px, AUTO_FIT off",
+        "FILE_RESOLUTION_EXCEEDS_LIMITS",
+        lambda: images.as_jpeg(size=(5000, 5000), quality=60),
+        env={"AUTO_FIT": "false"},
+    ),
+    Case(
+        "5000x5000 px, AUTO_FIT on",
+        "succeeded",
+        lambda: images.as_jpeg(size=(5000, 5000), quality=60),
+    ),
+    Case(
+        "4 MB + 1 byte, AUTO_FIT off",
+        "FILE_SIZE_EXCEEDS_LIMIT",
+        lambda: images.padded_to(images.as_jpeg(), FOUR_MB + 1),
+        env={"AUTO_FIT": "false"},
+    ),
+    Case(
+        "4 MB + 1 byte, AUTO_FIT on",
+        "succeeded",
+        lambda: images.padded_to(images.as_jpeg(), FOUR_MB + 1),
+    ),
     Case("key with spaces", "succeeded", pair_id=lambda: unique_pair("my holiday photo")),
     Case("key with +", "succeeded", pair_id=lambda: unique_pair("a+b")),
     Case("key with %", "succeeded", pair_id=lambda: unique_pair("100%25 %real")),
     Case("unicode key", "succeeded", pair_id=lambda: unique_pair("Zoë/写真/🙂")),
     Case("key with ..", "succeeded", pair_id=lambda: unique_pair("../../etc/..")),
     Case("very long key", "succeeded", pair_id=lambda: unique_pair("x" * 900)),
-    Case("pair id of 10 folders", "succeeded",
-         pair_id=lambda: "/".join(f"level{n}" for n in range(9)) + "/" + unique_pair()),
+    Case(
+        "pair id of 10 folders",
+        "succeeded",
+        pair_id=lambda: "/".join(f"level{n}" for n in range(9)) + "/" + unique_pair(),
+    ),
     Case('similarity "abc"', "ERROR_INVALID_PARAMETER", metadata={"source-similarity": "abc"}),
     Case("similarity -0.1", "ERROR_INVALID_PARAMETER", metadata={"source-similarity": "-0.1"}),
     Case("similarity 1.5", "ERROR_INVALID_PARAMETER", metadata={"source-similarity": "1.5"}),
@@ -69,8 +85,14 @@ CORPUS = [
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[case.name for case in CORPUS])
-def test_bad_input(case: Case, function: Any, configure: Any, buckets: Buckets,
-                   emulator: FusionEmulator, assert_valid_document: Any) -> None:
+def test_bad_input(
+    case: Case,
+    function: Any,
+    configure: Any,
+    buckets: Buckets,
+    emulator: FusionEmulator,
+    assert_valid_document: Any,
+) -> None:
     configure(**case.env)
     pair_id = case.pair_id()
     buckets.upload(pair_id, "target", case.target(), case.target_ext, metadata=case.metadata)

@@ -31,8 +31,9 @@ def s3_event(stack: LocalStack, key: str) -> dict[str, Any]:
     return event
 
 
-def test_direct_s3_notification(function: Any, buckets: Buckets, stack: LocalStack,
-                                assert_valid_document: Any) -> None:
+def test_direct_s3_notification(
+    function: Any, buckets: Buckets, stack: LocalStack, assert_valid_document: Any
+) -> None:
     pair_id = unique_pair("direct s3")
     _, template = upload_pair(buckets, pair_id)
     response = function.invoke(s3_event(stack, template))
@@ -41,7 +42,10 @@ def test_direct_s3_notification(function: Any, buckets: Buckets, stack: LocalSta
 
 
 def test_direct_s3_notification_raises_when_it_should_be_retried(
-    function: Any, buckets: Buckets, stack: LocalStack, emulator: FusionEmulator,
+    function: Any,
+    buckets: Buckets,
+    stack: LocalStack,
+    emulator: FusionEmulator,
 ) -> None:
     pair_id = unique_pair()
     _, template = upload_pair(buckets, pair_id)
@@ -61,12 +65,18 @@ def test_eventbridge_object_created(function: Any, buckets: Buckets, stack: Loca
 
 
 def test_ad_hoc_objects_return_the_document_synchronously(
-    function: Any, buckets: Buckets, stack: LocalStack, assert_valid_document: Any,
+    function: Any,
+    buckets: Buckets,
+    stack: LocalStack,
+    assert_valid_document: Any,
 ) -> None:
     pair_id = unique_pair("ad hoc")
     target, template = upload_pair(buckets, pair_id)
-    event = {"target": f"s3://{stack.input_bucket}/{target}",
-             "template": f"s3://{stack.input_bucket}/{template}", "source_similarity": 0.3}
+    event = {
+        "target": f"s3://{stack.input_bucket}/{target}",
+        "template": f"s3://{stack.input_bucket}/{template}",
+        "source_similarity": 0.3,
+    }
     document = assert_valid_document(function.invoke(event))
     assert (document["pair_id"], document["source_similarity"]) == (pair_id, 0.3)
     assert document == buckets.document(pair_id)
@@ -79,8 +89,9 @@ def test_ad_hoc_pair_prefix(function: Any, buckets: Buckets, stack: LocalStack) 
     assert document["status"] == "succeeded"
 
 
-def test_ad_hoc_mistakes_get_clear_errors(function: Any, buckets: Buckets,
-                                          stack: LocalStack) -> None:
+def test_ad_hoc_mistakes_get_clear_errors(
+    function: Any, buckets: Buckets, stack: LocalStack
+) -> None:
     pair_id = unique_pair()
     buckets.upload(pair_id, "target", images.as_jpeg())
     with pytest.raises(InvalidEventError, match="waiting for the template"):
@@ -88,13 +99,21 @@ def test_ad_hoc_mistakes_get_clear_errors(function: Any, buckets: Buckets,
     with pytest.raises(InvalidEventError, match="s3://bucket/key"):
         function.invoke({"target": "incoming/x/target.jpg", "template": "s3://b/k"})
     with pytest.raises(InvalidEventError, match="pair_id"):
-        function.invoke({"target": f"s3://{stack.input_bucket}/elsewhere/face.jpg",
-                         "template": f"s3://{stack.input_bucket}/elsewhere/scene.png"})
+        function.invoke(
+            {
+                "target": f"s3://{stack.input_bucket}/elsewhere/face.jpg",
+                "template": f"s3://{stack.input_bucket}/elsewhere/scene.png",
+            }
+        )
 
 
 @pytest.mark.parametrize("version", ["1.0", "2.0"])
 def test_batch_operations_report_per_task(
-    function: Any, buckets: Buckets, stack: LocalStack, emulator: FusionEmulator, version: str,
+    function: Any,
+    buckets: Buckets,
+    stack: LocalStack,
+    emulator: FusionEmulator,
+    version: str,
 ) -> None:
     done, lone, faceless = unique_pair("done"), unique_pair("lone"), unique_pair("faceless")
     keys = list(upload_pair(buckets, done))
@@ -115,8 +134,7 @@ def test_batch_operations_report_per_task(
     response = function.invoke(event)
     codes = [result["resultCode"] for result in response["results"]]
     assert response["invocationSchemaVersion"] == version
-    assert codes == ["Succeeded", "Succeeded", "Succeeded", "PermanentFailure",
-                     "PermanentFailure"]
+    assert codes == ["Succeeded", "Succeeded", "Succeeded", "PermanentFailure", "PermanentFailure"]
     assert "result.jpg" in response["results"][0]["resultString"]
     assert "waiting for the template" in response["results"][2]["resultString"]
     assert "ERROR_NO_FACE_IN_FILE" in response["results"][3]["resultString"]
@@ -126,8 +144,9 @@ def test_batch_operations_report_per_task(
         assert buckets.document(done)["source_similarity"] == 0.6  # type: ignore[index]
 
 
-def test_batch_operations_temporary_failure(function: Any, buckets: Buckets, stack: LocalStack,
-                                            emulator: FusionEmulator) -> None:
+def test_batch_operations_temporary_failure(
+    function: Any, buckets: Buckets, stack: LocalStack, emulator: FusionEmulator
+) -> None:
     pair_id = unique_pair()
     target, _ = upload_pair(buckets, pair_id)
     emulator.set_faults(Faults(script=("ERROR_NOT_ENOUGH_CREDITS",)))
@@ -139,7 +158,10 @@ def test_batch_operations_temporary_failure(function: Any, buckets: Buckets, sta
 
 
 def test_every_replay_of_a_finished_pair_makes_no_second_call(
-    function: Any, buckets: Buckets, stack: LocalStack, emulator: FusionEmulator,
+    function: Any,
+    buckets: Buckets,
+    stack: LocalStack,
+    emulator: FusionEmulator,
 ) -> None:
     pair_id = unique_pair()
     target, template = upload_pair(buckets, pair_id)
@@ -159,13 +181,15 @@ def test_every_replay_of_a_finished_pair_makes_no_second_call(
     assert second["inputs"]["target"]["etag"] != first["inputs"]["target"]["etag"]  # type: ignore[index]
 
 
-def test_a_different_similarity_is_a_different_job(function: Any, buckets: Buckets,
-                                                   stack: LocalStack,
-                                                   emulator: FusionEmulator) -> None:
+def test_a_different_similarity_is_a_different_job(
+    function: Any, buckets: Buckets, stack: LocalStack, emulator: FusionEmulator
+) -> None:
     pair_id = unique_pair()
     target, template = upload_pair(buckets, pair_id)
-    base = {"target": f"s3://{stack.input_bucket}/{target}",
-            "template": f"s3://{stack.input_bucket}/{template}"}
+    base = {
+        "target": f"s3://{stack.input_bucket}/{target}",
+        "template": f"s3://{stack.input_bucket}/{template}",
+    }
     low = function.invoke({**base, "source_similarity": 0.1})
     high = function.invoke({**base, "source_similarity": 0.9})
     assert emulator.stats()["calls"] == 2

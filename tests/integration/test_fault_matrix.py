@@ -5,8 +5,8 @@ SPEC §5 names. The README's table is generated from this test
 from __future__ import annotations
 
 import logging
-import time
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,13 +34,24 @@ class Fault:
 
 FAULTS = [
     Fault("rate limit (429 EXCEEDING_LIMITS)", "EXCEEDING_LIMITS", code="EXCEEDING_LIMITS"),
-    *[Fault(f"{status} {code}", code, code=code) for status, code in [
-        (500, "PROCESSING_FAILURE"), (500, "UNKNOWN_ERROR"), (500, "SERVICE_INTERNAL_ERROR"),
-        (500, "ERROR_RESPONSE_BODY_TOO_LARGE"), (502, "ERROR_FACE_BLENDING_FAILED"),
-        (502, "AI_SERVICE_ERROR"), (502, "AI_SERVICE_INTERNAL_ERROR"), (502, "ERROR_GATEWAY"),
-        (502, "FILE_SERVICE_ERROR"), (503, "AI_SERVICE_FLOW_RESTRICTION"),
-        (503, "ERROR_INSUFFICIENT_RESOURCES"), (503, "ERROR_RESOURCE_UNAVAILABLE"),
-        (504, "AI_SERVICE_TIMEOUT")]],
+    *[
+        Fault(f"{status} {code}", code, code=code)
+        for status, code in [
+            (500, "PROCESSING_FAILURE"),
+            (500, "UNKNOWN_ERROR"),
+            (500, "SERVICE_INTERNAL_ERROR"),
+            (500, "ERROR_RESPONSE_BODY_TOO_LARGE"),
+            (502, "ERROR_FACE_BLENDING_FAILED"),
+            (502, "AI_SERVICE_ERROR"),
+            (502, "AI_SERVICE_INTERNAL_ERROR"),
+            (502, "ERROR_GATEWAY"),
+            (502, "FILE_SERVICE_ERROR"),
+            (503, "AI_SERVICE_FLOW_RESTRICTION"),
+            (503, "ERROR_INSUFFICIENT_RESOURCES"),
+            (503, "ERROR_RESOURCE_UNAVAILABLE"),
+            (504, "AI_SERVICE_TIMEOUT"),
+        ]
+    ],
     Fault("no answer within API_TIMEOUT_SECONDS", "timeout", code="API_TIMEOUT"),
     Fault("connection reset", "reset", code="CONNECTION_ERROR"),
     Fault("HTML 502 gateway page", "html_502", code="HTTP_502"),
@@ -49,16 +60,28 @@ FAULTS = [
     Fault("200 without data.image", "ok_without_image", "failed", "INVALID_RESPONSE"),
     Fault("200 whose image is not an image", "not_an_image", "failed", "INVALID_RESPONSE"),
     Fault("slowly dribbled body", "slow_body", "succeeded", calls=1),
-    Fault("out of credits (429)", "ERROR_NOT_ENOUGH_CREDITS", code="ERROR_NOT_ENOUGH_CREDITS",
-          calls=1),
-    Fault("bad API key (401, secret re-read once)", "bad_key", code="ERROR_USER_NOT_EXISTS",
-          calls=1),
+    Fault(
+        "out of credits (429)", "ERROR_NOT_ENOUGH_CREDITS", code="ERROR_NOT_ENOUGH_CREDITS", calls=1
+    ),
+    Fault(
+        "bad API key (401, secret re-read once)", "bad_key", code="ERROR_USER_NOT_EXISTS", calls=1
+    ),
     Fault("account locked (403)", "ERROR_USER_LOCKED", code="ERROR_USER_LOCKED", calls=1),
-    Fault("no face in the template (422)", "ERROR_NO_FACE_IN_FILE", "failed",
-          "ERROR_NO_FACE_IN_FILE", calls=1),
+    Fault(
+        "no face in the template (422)",
+        "ERROR_NO_FACE_IN_FILE",
+        "failed",
+        "ERROR_NO_FACE_IN_FILE",
+        calls=1,
+    ),
     Fault("input deleted before its pair is read", "delete_input", "waiting", calls=0),
-    Fault("ad-hoc request naming a missing input", "missing_input", "failed", "INPUT_NOT_FOUND",
-          calls=0),
+    Fault(
+        "ad-hoc request naming a missing input",
+        "missing_input",
+        "failed",
+        "INPUT_NOT_FOUND",
+        calls=0,
+    ),
     Fault("output bucket refusing writes", "no_output_bucket", code="STORAGE_ERROR", calls=1),
 ]
 ROWS: dict[str, str] = {}
@@ -77,9 +100,15 @@ def handed_back_codes(records: list[logging.LogRecord]) -> set[str]:
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_fault(fault: Fault, function: Any, configure: Any, buckets: Buckets,
-               emulator: FusionEmulator, stack: LocalStack,
-               caplog: pytest.LogCaptureFixture) -> None:
+def test_fault(
+    fault: Fault,
+    function: Any,
+    configure: Any,
+    buckets: Buckets,
+    emulator: FusionEmulator,
+    stack: LocalStack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     overrides = {"API_MAX_ATTEMPTS": str(ATTEMPTS), "API_TIMEOUT_SECONDS": "1"}
     if fault.outcome == "no_output_bucket":
         overrides["OUTPUT_BUCKET"] = "no-such-output-bucket"
@@ -87,8 +116,9 @@ def test_fault(fault: Fault, function: Any, configure: Any, buckets: Buckets,
     if fault.outcome == "bad_key":
         emulator.set_api_keys({"the-real-key-is-elsewhere"})
     elif fault.outcome not in ("delete_input", "missing_input", "no_output_bucket"):
-        emulator.set_faults(Faults(script=(fault.outcome,) * 8, timeout_hold_ms=2500,
-                                   slow_body_ms=600))
+        emulator.set_faults(
+            Faults(script=(fault.outcome,) * 8, timeout_hold_ms=2500, slow_body_ms=600)
+        )
     pair_id = unique_pair()
     target = buckets.upload(pair_id, "target", images.as_jpeg())
     buckets.upload(pair_id, "template", images.as_png(), "png")
@@ -98,8 +128,12 @@ def test_fault(fault: Fault, function: Any, configure: Any, buckets: Buckets,
 
     if fault.outcome == "missing_input":
         response = {"batchItemFailures": []}
-        function.invoke({"target": f"s3://{stack.input_bucket}/{target}",
-                         "template": f"s3://{stack.input_bucket}/incoming/{pair_id}/template.png"})
+        function.invoke(
+            {
+                "target": f"s3://{stack.input_bucket}/{target}",
+                "template": f"s3://{stack.input_bucket}/incoming/{pair_id}/template.png",
+            }
+        )
     else:
         response = function.deliver()
 
@@ -130,8 +164,9 @@ def test_fault(fault: Fault, function: Any, configure: Any, buckets: Buckets,
 def test_the_readme_shows_this_matrix() -> None:
     if len(ROWS) != len(FAULTS):
         pytest.skip("runs after the whole matrix (run the module, not one case)")
-    table = "\n".join(["| fault | API calls | outcome |", "|---|---|---|",
-                       *(ROWS[f.name] for f in FAULTS)])
+    table = "\n".join(
+        ["| fault | API calls | outcome |", "|---|---|---|", *(ROWS[f.name] for f in FAULTS)]
+    )
     text = README.read_text()
     before, _, rest = text.partition(START)
     _, _, after = rest.partition(END)

@@ -14,15 +14,23 @@ from tests.harness import API_KEY, Buckets, unique_pair
 
 
 def test_the_key_appears_nowhere_in_what_a_run_emits(
-    function: Any, configure: Any, buckets: Buckets, emulator: FusionEmulator,
-    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+    function: Any,
+    configure: Any,
+    buckets: Buckets,
+    emulator: FusionEmulator,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     configure(POWERTOOLS_LOG_LEVEL="DEBUG")
     caplog.set_level(logging.DEBUG)
     emitted: list[str] = []
-    scenarios = [Faults(), Faults(script=("SERVICE_INTERNAL_ERROR",) * 4),
-                 Faults(script=("ERROR_USER_LOCKED",)), Faults(script=("ERROR_NO_FACE_IN_FILE",)),
-                 Faults(script=("html_502", "truncated_json", "not_an_image", "ok_without_image"))]
+    scenarios = [
+        Faults(),
+        Faults(script=("SERVICE_INTERNAL_ERROR",) * 4),
+        Faults(script=("ERROR_USER_LOCKED",)),
+        Faults(script=("ERROR_NO_FACE_IN_FILE",)),
+        Faults(script=("html_502", "truncated_json", "not_an_image", "ok_without_image")),
+    ]
     for faults in scenarios:
         emulator.set_faults(faults)
         pair_id = unique_pair()

@@ -18,61 +18,141 @@ from portrait_fusion.errors import (
 
 # The table of the API's documentation: HTTP status, codes, and what we must do.
 DOCUMENTED = [
-    (400, ["ERROR_PARAMETERS", "MISSING_PARAMETERS", "ERROR_INVALID_PARAMETER",
-           "PARAMETERS_CANNOT_EMPTY", "UNSUPPORTED_PARAMETER_VALUES",
-           "ERROR_INVALID_PARAMETER_FORMAT", "ERROR_PARAMETER_CONVERSION_FAILED"],
-     Disposition.FAIL),
+    (
+        400,
+        [
+            "ERROR_PARAMETERS",
+            "MISSING_PARAMETERS",
+            "ERROR_INVALID_PARAMETER",
+            "PARAMETERS_CANNOT_EMPTY",
+            "UNSUPPORTED_PARAMETER_VALUES",
+            "ERROR_INVALID_PARAMETER_FORMAT",
+            "ERROR_PARAMETER_CONVERSION_FAILED",
+        ],
+        Disposition.FAIL,
+    ),
     (401, ["ERROR_USER_NOT_EXISTS", "ERROR_APPLICATIONS_NOT_EXISTS"], Disposition.HOLD),
     (403, ["ERROR_USER_LOCKED", "ERROR_ILLEGAL_OPERATION"], Disposition.HOLD),
     (404, ["ERROR_AI_NOT_EXISTS"], Disposition.FAIL),
-    (413, ["FILE_SIZE_EXCEEDS_LIMIT", "FILE_RESOLUTION_EXCEEDS_LIMITS", "ERROR_HIGH_RESOLUTION",
-           "ERROR_REQUEST_BODY_TOO_LARGE"], Disposition.FAIL),
+    (
+        413,
+        [
+            "FILE_SIZE_EXCEEDS_LIMIT",
+            "FILE_RESOLUTION_EXCEEDS_LIMITS",
+            "ERROR_HIGH_RESOLUTION",
+            "ERROR_REQUEST_BODY_TOO_LARGE",
+        ],
+        Disposition.FAIL,
+    ),
     (415, ["UNSUPPORTED_FILE_TYPES", "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"], Disposition.FAIL),
-    (422, ["FILE_DECODING_FAILURE", "ERROR_INVALID_FILE", "ERROR_ILLEGAL_FILE",
-           "ERROR_LOW_RESOLUTION", "FILE_CONTENT_NON_COMPLIANCE", "ERROR_CONTENT_NON_COMPLIANCE",
-           "ERROR_NO_FACE_IN_FILE", "ERROR_FACE_SIZE_NOT_MEET_REQUIREMENTS",
-           "ERROR_FACE_SIZE_RATIO_NOT_MET", "ERROR_SMALL_FACE_SIZE", "ERROR_FACE_UNRECOGNIZABLE",
-           "ERROR_POOR_FACE_QUALITY", "ERROR_BLURRY_FACE", "ERROR_OBSTRUCTED_FACE",
-           "ERROR_POOR_FACE_LIGHTING", "ERROR_INCOMPLETE_FACE", "ERROR_FACE_NOT_FACING_FORWARD",
-           "ERROR_CARTOON_FACE_NOT_SUPPORTED", "ERROR_TEMPLATE_IMAGE_QUALITY_TOO_LOW",
-           "ERROR_FACE_COUNT_INVALID"], Disposition.FAIL),
+    (
+        422,
+        [
+            "FILE_DECODING_FAILURE",
+            "ERROR_INVALID_FILE",
+            "ERROR_ILLEGAL_FILE",
+            "ERROR_LOW_RESOLUTION",
+            "FILE_CONTENT_NON_COMPLIANCE",
+            "ERROR_CONTENT_NON_COMPLIANCE",
+            "ERROR_NO_FACE_IN_FILE",
+            "ERROR_FACE_SIZE_NOT_MEET_REQUIREMENTS",
+            "ERROR_FACE_SIZE_RATIO_NOT_MET",
+            "ERROR_SMALL_FACE_SIZE",
+            "ERROR_FACE_UNRECOGNIZABLE",
+            "ERROR_POOR_FACE_QUALITY",
+            "ERROR_BLURRY_FACE",
+            "ERROR_OBSTRUCTED_FACE",
+            "ERROR_POOR_FACE_LIGHTING",
+            "ERROR_INCOMPLETE_FACE",
+            "ERROR_FACE_NOT_FACING_FORWARD",
+            "ERROR_CARTOON_FACE_NOT_SUPPORTED",
+            "ERROR_TEMPLATE_IMAGE_QUALITY_TOO_LOW",
+            "ERROR_FACE_COUNT_INVALID",
+        ],
+        Disposition.FAIL,
+    ),
     (429, ["ERROR_NOT_ENOUGH_CREDITS"], Disposition.HOLD),
     (429, ["EXCEEDING_LIMITS"], Disposition.RETRY),
-    (500, ["PROCESSING_FAILURE", "UNKNOWN_ERROR", "SERVICE_INTERNAL_ERROR",
-           "ERROR_RESPONSE_BODY_TOO_LARGE"], Disposition.RETRY),
-    (502, ["ERROR_FACE_BLENDING_FAILED", "AI_SERVICE_ERROR", "AI_SERVICE_INTERNAL_ERROR",
-           "ERROR_GATEWAY", "FILE_SERVICE_ERROR"], Disposition.RETRY),
-    (503, ["AI_SERVICE_FLOW_RESTRICTION", "ERROR_INSUFFICIENT_RESOURCES",
-           "ERROR_RESOURCE_UNAVAILABLE"], Disposition.RETRY),
+    (
+        500,
+        [
+            "PROCESSING_FAILURE",
+            "UNKNOWN_ERROR",
+            "SERVICE_INTERNAL_ERROR",
+            "ERROR_RESPONSE_BODY_TOO_LARGE",
+        ],
+        Disposition.RETRY,
+    ),
+    (
+        502,
+        [
+            "ERROR_FACE_BLENDING_FAILED",
+            "AI_SERVICE_ERROR",
+            "AI_SERVICE_INTERNAL_ERROR",
+            "ERROR_GATEWAY",
+            "FILE_SERVICE_ERROR",
+        ],
+        Disposition.RETRY,
+    ),
+    (
+        503,
+        [
+            "AI_SERVICE_FLOW_RESTRICTION",
+            "ERROR_INSUFFICIENT_RESOURCES",
+            "ERROR_RESOURCE_UNAVAILABLE",
+        ],
+        Disposition.RETRY,
+    ),
     (504, ["AI_SERVICE_TIMEOUT"], Disposition.RETRY),
 ]
-CASES = [(status, code, disposition) for status, codes, disposition in DOCUMENTED
-         for code in codes]
+CASES = [(status, code, disposition) for status, codes, disposition in DOCUMENTED for code in codes]
 
 
 def new_style(status: int, code: str) -> bytes:
-    return json.dumps({"request_id": "req-1", "log_id": "log-1",
-                       "error_detail": {"code": code, "code_message": "cm",
-                                        "message": f"{code} happened"}}).encode()
+    return json.dumps(
+        {
+            "request_id": "req-1",
+            "log_id": "log-1",
+            "error_detail": {"code": code, "code_message": "cm", "message": f"{code} happened"},
+        }
+    ).encode()
 
 
 def old_style(status: int, code: str) -> bytes:
-    return json.dumps({"request_id": "req-1", "log_id": "log-1", "error_code": status,
-                       "error_code_str": code, "error_msg": f"{code} happened",
-                       "error_detail": {"status_code": status, "code": code,
-                                        "code_message": "cm", "message": f"{code} happened"},
-                       }).encode()
+    return json.dumps(
+        {
+            "request_id": "req-1",
+            "log_id": "log-1",
+            "error_code": status,
+            "error_code_str": code,
+            "error_msg": f"{code} happened",
+            "error_detail": {
+                "status_code": status,
+                "code": code,
+                "code_message": "cm",
+                "message": f"{code} happened",
+            },
+        }
+    ).encode()
 
 
 def old_style_without_detail(status: int, code: str) -> bytes:
-    return json.dumps({"request_id": "req-1", "log_id": "log-1", "error_code": status,
-                       "error_code_str": code, "error_msg": f"{code} happened"}).encode()
+    return json.dumps(
+        {
+            "request_id": "req-1",
+            "log_id": "log-1",
+            "error_code": status,
+            "error_code_str": code,
+            "error_msg": f"{code} happened",
+        }
+    ).encode()
 
 
 @pytest.mark.parametrize("body", [new_style, old_style, old_style_without_detail])
 @pytest.mark.parametrize(("status", "code", "disposition"), CASES)
-def test_every_documented_code_is_classified(status: int, code: str, disposition: Disposition,
-                                             body: object) -> None:
+def test_every_documented_code_is_classified(
+    status: int, code: str, disposition: Disposition, body: object
+) -> None:
     with pytest.raises((PermanentApiError, TransientApiError, OperationalApiError)) as caught:
         interpret(status, body(status, code))  # type: ignore[operator]
     error = caught.value
@@ -83,8 +163,9 @@ def test_every_documented_code_is_classified(status: int, code: str, disposition
 
 
 @pytest.mark.parametrize(("status", "code", "disposition"), CASES)
-def test_the_code_wins_over_a_changed_http_status(status: int, code: str,
-                                                  disposition: Disposition) -> None:
+def test_the_code_wins_over_a_changed_http_status(
+    status: int, code: str, disposition: Disposition
+) -> None:
     # The API moved about 50 codes to other statuses once: a 400 "EXCEEDING_LIMITS" is still
     # a rate limit, and a 500 "ERROR_NO_FACE_IN_FILE" is still a bad input.
     other = 500 if status < 500 else 400
@@ -94,10 +175,17 @@ def test_the_code_wins_over_a_changed_http_status(status: int, code: str,
 
 
 def test_success_returns_the_base64_image_and_ids() -> None:
-    body = json.dumps({"request_id": "r", "log_id": "l", "error_code": 0, "error_code_str": "",
-                       "error_msg": "", "error_detail": {"status_code": 200, "code": "",
-                                                         "code_message": "", "message": ""},
-                       "data": {"image": "aGVsbG8="}}).encode()
+    body = json.dumps(
+        {
+            "request_id": "r",
+            "log_id": "l",
+            "error_code": 0,
+            "error_code_str": "",
+            "error_msg": "",
+            "error_detail": {"status_code": 200, "code": "", "code_message": "", "message": ""},
+            "data": {"image": "aGVsbG8="},
+        }
+    ).encode()
     success = interpret(200, body)
     assert (success.image_base64, success.request_id, success.log_id) == ("aGVsbG8=", "r", "l")
 

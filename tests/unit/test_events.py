@@ -18,15 +18,18 @@ from portrait_fusion.events import (
 from tests.conftest import load_event
 
 
-@pytest.mark.parametrize(("name", "kind"), [
-    ("sqs-batch.json", EventKind.SQS),
-    ("s3-object-created.json", EventKind.S3),
-    ("eventbridge-object-created.json", EventKind.EVENTBRIDGE),
-    ("ad-hoc-pair.json", EventKind.AD_HOC),
-    ("ad-hoc-objects.json", EventKind.AD_HOC),
-    ("batch-operations-1.0.json", EventKind.BATCH_OPERATIONS),
-    ("batch-operations-2.0.json", EventKind.BATCH_OPERATIONS),
-])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("sqs-batch.json", EventKind.SQS),
+        ("s3-object-created.json", EventKind.S3),
+        ("eventbridge-object-created.json", EventKind.EVENTBRIDGE),
+        ("ad-hoc-pair.json", EventKind.AD_HOC),
+        ("ad-hoc-objects.json", EventKind.AD_HOC),
+        ("batch-operations-1.0.json", EventKind.BATCH_OPERATIONS),
+        ("batch-operations-2.0.json", EventKind.BATCH_OPERATIONS),
+    ],
+)
 def test_every_console_event_is_recognised(name: str, kind: EventKind) -> None:
     assert kind_of(load_event(name)) is kind
 
@@ -39,10 +42,15 @@ def test_an_unknown_event_is_refused_with_the_kinds_it_could_be(event: object) -
 
 def test_sqs_bodies_carry_url_encoded_s3_notifications() -> None:
     event = load_event("sqs-batch.json")
-    refs = [ref for record in event["Records"]
-            for ref in created_objects(sqs_notification(record["body"]))]
-    assert [r.key for r in refs] == ["incoming/demo pair/target.jpg",
-                                     "incoming/demo pair/template.png"]
+    refs = [
+        ref
+        for record in event["Records"]
+        for ref in created_objects(sqs_notification(record["body"]))
+    ]
+    assert [r.key for r in refs] == [
+        "incoming/demo pair/target.jpg",
+        "incoming/demo pair/template.png",
+    ]
 
 
 def test_the_s3_test_event_yields_nothing() -> None:
@@ -67,8 +75,7 @@ def test_a_non_json_sqs_body_is_invalid() -> None:
         sqs_notification(json.dumps([1]))
 
 
-@pytest.mark.parametrize(("version", "bucket_field"), [("1.0", "s3BucketArn"),
-                                                       ("2.0", "s3Bucket")])
+@pytest.mark.parametrize(("version", "bucket_field"), [("1.0", "s3BucketArn"), ("2.0", "s3Bucket")])
 def test_batch_operations_jobs(version: str, bucket_field: str) -> None:
     job = batch_job(load_event(f"batch-operations-{version}.json"))
     assert job.schema_version == version

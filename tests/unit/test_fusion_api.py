@@ -26,13 +26,20 @@ RESULT = images.as_jpeg(size=(300, 300))
 
 
 def ok() -> tuple[int, bytes]:
-    return 200, json.dumps({"request_id": "r1", "log_id": "l1", "error_code": 0,
-                            "data": {"image": base64.b64encode(RESULT).decode()}}).encode()
+    return 200, json.dumps(
+        {
+            "request_id": "r1",
+            "log_id": "l1",
+            "error_code": 0,
+            "data": {"image": base64.b64encode(RESULT).decode()},
+        }
+    ).encode()
 
 
 def fail(status: int, code: str) -> tuple[int, bytes]:
-    return status, json.dumps({"request_id": "r1", "log_id": "l1",
-                               "error_detail": {"code": code, "message": code}}).encode()
+    return status, json.dumps(
+        {"request_id": "r1", "log_id": "l1", "error_detail": {"code": code, "message": code}}
+    ).encode()
 
 
 class ScriptedAdapter(BaseAdapter):
@@ -53,6 +60,7 @@ class ScriptedAdapter(BaseAdapter):
             raise step
         response = requests.Response()
         response.status_code, response._content = step
+        response._content_consumed = True
         response.headers["Content-Type"] = "application/json"
         response.request = request
         return response
@@ -72,15 +80,25 @@ class FakeKeys(ApiKeyProvider):
         return ApiKey(self.values[min(self.reads, len(self.values)) - 1])
 
 
-def client(script: list[Any], keys: FakeKeys | None = None, max_attempts: int = 4,
-           sleeps: list[float] | None = None) -> tuple[FusionApiClient, ScriptedAdapter]:
+def client(
+    script: list[Any],
+    keys: FakeKeys | None = None,
+    max_attempts: int = 4,
+    sleeps: list[float] | None = None,
+) -> tuple[FusionApiClient, ScriptedAdapter]:
     adapter = ScriptedAdapter(script)
     session = new_session()
     session.mount("https://", adapter)
     slept = sleeps if sleeps is not None else []
-    api = FusionApiClient(session, "https://api.test/face-fusion", keys or FakeKeys("k1"),
-                          timeout_seconds=30, max_attempts=max_attempts,
-                          sleep=slept.append, jitter=lambda: 1.0)
+    api = FusionApiClient(
+        session,
+        "https://api.test/face-fusion",
+        keys or FakeKeys("k1"),
+        timeout_seconds=30,
+        max_attempts=max_attempts,
+        sleep=slept.append,
+        jitter=lambda: 1.0,
+    )
     return api, adapter
 
 
@@ -88,8 +106,7 @@ TARGET = Upload("target.jpg", images.as_jpeg(), "image/jpeg")
 TEMPLATE = Upload("template.png", images.as_png(), "image/png")
 
 
-def merge(api: FusionApiClient, similarity: float | None = 0.6,
-          seconds: float = 100.0) -> Any:
+def merge(api: FusionApiClient, similarity: float | None = 0.6, seconds: float = 100.0) -> Any:
     return api.merge(TARGET, TEMPLATE, similarity, seconds_left=lambda: seconds)
 
 
@@ -115,8 +132,15 @@ def test_similarity_is_not_sent_when_unset() -> None:
 
 def test_transient_errors_are_retried_with_exponential_full_jitter_backoff() -> None:
     sleeps: list[float] = []
-    api, _ = client([fail(503, "AI_SERVICE_FLOW_RESTRICTION"), fail(429, "EXCEEDING_LIMITS"),
-                     requests.ConnectionError("reset"), ok()], sleeps=sleeps)
+    api, _ = client(
+        [
+            fail(503, "AI_SERVICE_FLOW_RESTRICTION"),
+            fail(429, "EXCEEDING_LIMITS"),
+            requests.ConnectionError("reset"),
+            ok(),
+        ],
+        sleeps=sleeps,
+    )
     result = merge(api)
     assert result.attempts == 4
     assert sleeps == [0.5, 1.0, 2.0]  # jitter fixed at its maximum here
@@ -126,8 +150,11 @@ def test_transient_errors_are_handed_back_after_the_last_attempt() -> None:
     api, adapter = client([fail(502, "AI_SERVICE_ERROR")] * 3, max_attempts=3)
     with pytest.raises(TransientApiError) as caught:
         merge(api)
-    assert (caught.value.code, caught.value.attempts, len(adapter.sent)) == \
-        ("AI_SERVICE_ERROR", 3, 3)
+    assert (caught.value.code, caught.value.attempts, len(adapter.sent)) == (
+        "AI_SERVICE_ERROR",
+        3,
+        3,
+    )
 
 
 def test_no_retry_when_the_backoff_would_outlast_the_invocation() -> None:
@@ -152,8 +179,9 @@ def test_permanent_errors_are_not_retried(code: str) -> None:
     assert (caught.value.code, caught.value.request_id, len(adapter.sent)) == (code, "r1", 1)
 
 
-@pytest.mark.parametrize(("status", "code"), [(403, "ERROR_USER_LOCKED"),
-                                              (429, "ERROR_NOT_ENOUGH_CREDITS")])
+@pytest.mark.parametrize(
+    ("status", "code"), [(403, "ERROR_USER_LOCKED"), (429, "ERROR_NOT_ENOUGH_CREDITS")]
+)
 def test_operational_errors_are_handed_back_at_once(status: int, code: str) -> None:
     api, adapter = client([fail(status, code), ok()])
     with pytest.raises(OperationalApiError):
@@ -178,9 +206,8 @@ def test_a_401_with_an_unchanged_key_is_operational() -> None:
 
 
 def test_a_protocol_error_is_retried_then_failed_with_its_code() -> None:
-    not_image = 200, json.dumps({"data": {"image": base64.b64encode(b"%PDF-1").decode()}}
-                                ).encode()
-    api, adapter = client([not_image, (200, b'{"data": {"ima'), not_image], max_attempts=3)
+    not_image = 200, json.dumps({"data": {"image": base64.b64encode(b"%PDF-1").decode()}}).encode()
+    api, _ = client([not_image, (200, b'{"data": {"ima'), not_image], max_attempts=3)
     with pytest.raises(PermanentApiError) as caught:
         merge(api)
     assert (caught.value.code, caught.value.attempts) == ("INVALID_RESPONSE", 3)
@@ -188,6 +215,27 @@ def test_a_protocol_error_is_retried_then_failed_with_its_code() -> None:
 
 def test_timeouts_are_transient_with_their_own_code() -> None:
     api, _ = client([requests.ReadTimeout("slow")], max_attempts=1)
+    with pytest.raises(TransientApiError) as caught:
+        merge(api)
+    assert caught.value.code == "API_TIMEOUT"
+
+
+def test_a_dribbling_answer_is_cut_off_at_the_deadline() -> None:
+    # requests' timeout bounds each read; the client bounds the whole answer.
+    ticks = iter(range(0, 1000, 10))  # every clock reading is 10 s later than the last
+    big = 200, b"x" * (3 * 256 * 1024)
+    adapter = ScriptedAdapter([big])
+    session = new_session()
+    session.mount("https://", adapter)
+    api = FusionApiClient(
+        session,
+        "https://api.test/face-fusion",
+        FakeKeys("k1"),
+        timeout_seconds=15,
+        max_attempts=1,
+        sleep=lambda _: None,
+        clock=lambda: float(next(ticks)),
+    )
     with pytest.raises(TransientApiError) as caught:
         merge(api)
     assert caught.value.code == "API_TIMEOUT"

@@ -23,7 +23,8 @@ UPLOADS = PairNaming(re.compile(r"^uploads/(?P<pair>.+)[._-](?P<role>target|temp
 
 segment = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/"),
-    min_size=1, max_size=12,
+    min_size=1,
+    max_size=12,
 )
 pair_ids = st.lists(segment, min_size=1, max_size=10).map("/".join)
 extensions = st.sampled_from(["jpg", "JPG", "jpeg", "Jpeg", "png", "PNG", "bmp"])
@@ -31,8 +32,9 @@ roles = st.sampled_from(["target", "TARGET", "Target", "template", "Template"])
 
 
 @given(pair_id=pair_ids, role=roles, ext=extensions)
-def test_any_pair_id_round_trips_through_an_s3_notification(pair_id: str, role: str,
-                                                             ext: str) -> None:
+def test_any_pair_id_round_trips_through_an_s3_notification(
+    pair_id: str, role: str, ext: str
+) -> None:
     # Given a key as S3 would URL-encode it in a notification (spaces as +, unicode as %XX)
     key = f"incoming/{pair_id}/{role}.{ext}"
     encoded = quote_plus(key, safe="/")
@@ -46,8 +48,9 @@ def test_any_pair_id_round_trips_through_an_s3_notification(pair_id: str, role: 
 
 
 @given(pair_id=pair_ids, first=extensions, second=extensions, target_first=st.booleans())
-def test_both_halves_assemble_in_either_order(pair_id: str, first: str, second: str,
-                                               target_first: bool) -> None:
+def test_both_halves_assemble_in_either_order(
+    pair_id: str, first: str, second: str, target_first: bool
+) -> None:
     target, template = f"incoming/{pair_id}/target.{first}", f"incoming/{pair_id}/template.{second}"
     listing = [target, template] if target_first else [template, target]
     pair = NAMING.assemble(pair_id, listing)
@@ -70,14 +73,17 @@ def test_batch_operations_keys_are_percent_decoded() -> None:
     assert decode_batch_key(quote(key)) == key
 
 
-@pytest.mark.parametrize("key", [
-    "incoming/abc/target.gif",
-    "incoming/target.jpg",
-    "results/abc/target.jpg",
-    "incoming/abc/targets.jpg",
-    "incoming/abc/result.json",
-    "incoming//target.jpg",
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/abc/target.gif",
+        "incoming/target.jpg",
+        "results/abc/target.jpg",
+        "incoming/abc/targets.jpg",
+        "incoming/abc/result.json",
+        "incoming//target.jpg",
+    ],
+)
 def test_keys_outside_the_convention_are_not_halves(key: str) -> None:
     assert NAMING.parse(key) is None
 
@@ -85,7 +91,7 @@ def test_keys_outside_the_convention_are_not_halves(key: str) -> None:
 def test_nested_ids_do_not_mix_with_their_parent_pair() -> None:
     listing = ["incoming/a/target.jpg", "incoming/a/b/template.png", "incoming/ab/template.png"]
     assert NAMING.assemble("a", listing) is None
-    pair = NAMING.assemble("a/b", listing + ["incoming/a/b/target.JPG"])
+    pair = NAMING.assemble("a/b", [*listing, "incoming/a/b/target.JPG"])
     assert pair is not None
     assert pair.target == "incoming/a/b/target.JPG"
 
@@ -106,10 +112,14 @@ def test_a_custom_convention_works_the_same_way() -> None:
     half = UPLOADS.parse("uploads/2024/shoot-7_target.jpg")
     assert half is not None
     assert (half.pair_id, half.role) == ("2024/shoot-7", Role.TARGET)
-    pair = UPLOADS.assemble("2024/shoot-7", [
-        "uploads/2024/shoot-7_target.jpg", "uploads/2024/shoot-7.template.png",
-        "uploads/2024/shoot-77_template.png",
-    ])
+    pair = UPLOADS.assemble(
+        "2024/shoot-7",
+        [
+            "uploads/2024/shoot-7_target.jpg",
+            "uploads/2024/shoot-7.template.png",
+            "uploads/2024/shoot-77_template.png",
+        ],
+    )
     assert pair is not None
     assert pair.template == "uploads/2024/shoot-7.template.png"
 

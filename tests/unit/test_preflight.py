@@ -7,14 +7,18 @@ from collections.abc import Callable
 import pytest
 
 from portrait_fusion.errors import PreflightError
-from portrait_fusion.preflight import MAX_BYTES, check_size, prepare, read_header
 from portrait_fusion.pairing import Role
+from portrait_fusion.preflight import MAX_BYTES, check_size, prepare, read_header
 from tests import images
 
 REJECTS: list[tuple[str, Callable[[], bytes], Role, str]] = [
     ("empty file", lambda: b"", Role.TARGET, "UNSUPPORTED_FILE_TYPES"),
-    ("text named .jpg", lambda: b"hello, this is not an image\n", Role.TARGET,
-     "UNSUPPORTED_FILE_TYPES"),
+    (
+        "text named .jpg",
+        lambda: b"hello, this is not an image\n",
+        Role.TARGET,
+        "UNSUPPORTED_FILE_TYPES",
+    ),
     ("webp named .jpg", images.webp, Role.TARGET, "UNSUPPORTED_FILE_TYPES"),
     ("gif named .jpg", images.gif, Role.TEMPLATE, "UNSUPPORTED_FILE_TYPES"),
     ("heic named .jpg", images.heic_signature, Role.TARGET, "UNSUPPORTED_FILE_TYPES"),
@@ -25,20 +29,29 @@ REJECTS: list[tuple[str, Callable[[], bytes], Role, str]] = [
     ("grayscale as RGB", images.grayscale_rgb, Role.TEMPLATE, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
     ("16-bit gray png", images.png_16bit_gray, Role.TARGET, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
     ("3x3 px", lambda: images.as_jpeg(size=(3, 3)), Role.TARGET, "ERROR_LOW_RESOLUTION"),
-    ("target 128 px", lambda: images.as_jpeg(size=(128, 300)), Role.TARGET,
-     "ERROR_LOW_RESOLUTION"),
-    ("template 200 px", lambda: images.as_jpeg(size=(300, 200)), Role.TEMPLATE,
-     "ERROR_LOW_RESOLUTION"),
-    ("decompression bomb", images.decompression_bomb, Role.TEMPLATE,
-     "FILE_RESOLUTION_EXCEEDS_LIMITS"),
+    ("target 128 px", lambda: images.as_jpeg(size=(128, 300)), Role.TARGET, "ERROR_LOW_RESOLUTION"),
+    (
+        "template 200 px",
+        lambda: images.as_jpeg(size=(300, 200)),
+        Role.TEMPLATE,
+        "ERROR_LOW_RESOLUTION",
+    ),
+    (
+        "decompression bomb",
+        images.decompression_bomb,
+        Role.TEMPLATE,
+        "FILE_RESOLUTION_EXCEEDS_LIMITS",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("make", "role", "code"), [r[1:] for r in REJECTS],
-                         ids=[r[0] for r in REJECTS])
+@pytest.mark.parametrize(
+    ("make", "role", "code"), [r[1:] for r in REJECTS], ids=[r[0] for r in REJECTS]
+)
 @pytest.mark.parametrize("auto_fit", [True, False])
-def test_bad_inputs_are_rejected_with_the_apis_code(make: Callable[[], bytes], role: Role,
-                                                    code: str, auto_fit: bool) -> None:
+def test_bad_inputs_are_rejected_with_the_apis_code(
+    make: Callable[[], bytes], role: Role, code: str, auto_fit: bool
+) -> None:
     with pytest.raises(PreflightError) as caught:
         prepare(role, make(), auto_fit=auto_fit)
     assert caught.value.code == code
@@ -57,8 +70,11 @@ def test_good_inputs_pass_unchanged() -> None:
     data = images.as_jpeg()
     prepared = prepare(Role.TARGET, data, auto_fit=True)
     assert prepared.data is data
-    assert (prepared.info.format.name, prepared.info.width, prepared.info.height) == \
-        ("JPEG", 512, 512)
+    assert (prepared.info.format.name, prepared.info.width, prepared.info.height) == (
+        "JPEG",
+        512,
+        512,
+    )
     assert prepared.adjustment is None
     png = images.as_png()
     assert prepare(Role.TEMPLATE, png, auto_fit=False).info.format.name == "PNG"
@@ -92,7 +108,7 @@ def test_over_4mb_is_rejected_without_auto_fit_and_fitted_with_it() -> None:
 
 def test_size_is_checked_from_metadata_before_download() -> None:
     check_size(Role.TARGET, MAX_BYTES, auto_fit=False)
-    with pytest.raises(PreflightError, match="FILE_SIZE|bytes"):
+    with pytest.raises(PreflightError, match="bytes"):
         check_size(Role.TARGET, MAX_BYTES + 1, auto_fit=False)
     with pytest.raises(PreflightError, match="auto-fit"):
         check_size(Role.TARGET, 64 * 1024 * 1024, auto_fit=True)

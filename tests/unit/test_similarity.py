@@ -13,13 +13,17 @@ from portrait_fusion.similarity import parse_similarity, resolve_similarity
 
 
 def test_request_wins_over_metadata_and_default() -> None:
-    assert resolve_similarity(0.2, {"source-similarity": "0.5"}, {"source-similarity": "0.7"},
-                              0.9) == 0.2
+    assert (
+        resolve_similarity(0.2, {"source-similarity": "0.5"}, {"source-similarity": "0.7"}, 0.9)
+        == 0.2
+    )
 
 
 def test_target_metadata_wins_over_template_metadata() -> None:
-    assert resolve_similarity(None, {"source-similarity": "0.5"},
-                              {"source-similarity": "0.7"}, 0.9) == 0.5
+    assert (
+        resolve_similarity(None, {"source-similarity": "0.5"}, {"source-similarity": "0.7"}, 0.9)
+        == 0.5
+    )
 
 
 def test_template_metadata_then_default_then_nothing() -> None:

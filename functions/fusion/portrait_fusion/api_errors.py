@@ -136,7 +136,7 @@ def _error_fields(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return code, message
 
 
-def interpret(http_status: int, body: bytes, content_type: str | None = None) -> ApiSuccess:
+def interpret(http_status: int, body: bytes | str, content_type: str | None = None) -> ApiSuccess:
     """Read one HTTP answer of the face-fusion API; return the success or raise an `ApiError`."""
     try:
         parsed = json.loads(body)

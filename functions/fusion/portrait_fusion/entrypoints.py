@@ -20,7 +20,8 @@ from portrait_fusion.observability import logger
 from portrait_fusion.pipeline import Invocation, Outcome, PairRequest, Pipeline, Status
 from portrait_fusion.storage import ObjectRef
 
-# Don't start another message with less time than this left: hand it back instead.
+# Don't start another message (after the first) with less time than this left: hand it
+# back instead. The first always runs: the API client itself stops within the time left.
 MIN_SECONDS_TO_START = 10.0
 
 
@@ -45,10 +46,12 @@ class EntryPoints:
     def sqs_batch(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
         """SQS batch of S3 notifications: report only the messages to retry."""
         failures: list[dict[str, str]] = []
-        for record in event["Records"]:
+        for index, record in enumerate(event["Records"]):
             message_id = record["messageId"]
-            if invocation.seconds_left() < MIN_SECONDS_TO_START:
-                logger.warning("out of time: handing message back", extra={"message": message_id})
+            if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
+                logger.warning(
+                    "out of time: handing message back", extra={"message_id": message_id}
+                )
                 failures.append({"itemIdentifier": message_id})
                 continue
             try:
@@ -63,7 +66,7 @@ class EntryPoints:
             except Exception:
                 # A bug must not take the rest of the batch down with it.
                 logger.exception(
-                    "unexpected error: handing message back", extra={"message": message_id}
+                    "unexpected error: handing message back", extra={"message_id": message_id}
                 )
                 failures.append({"itemIdentifier": message_id})
             finally:
@@ -115,9 +118,9 @@ class EntryPoints:
         """S3 Batch Operations: one result per task, Succeeded / Temporary / PermanentFailure."""
         job = batch_job(event)
         results = []
-        for task in job.tasks:
+        for index, task in enumerate(job.tasks):
             try:
-                if invocation.seconds_left() < MIN_SECONDS_TO_START:
+                if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
                     raise OutOfTimeError("too little time left in this invocation")
                 outcome = self._pipeline.on_object(task.ref, invocation, job.source_similarity)
                 code, text = _batch_result(outcome)

@@ -33,7 +33,8 @@ for _noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
 def tracer() -> Tracer | None:
     """The X-Ray tracer, or None where tracing is off (POWERTOOLS_TRACE_DISABLED, off Lambda)."""
     disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true"}
-    in_lambda = "AWS_LAMBDA_FUNCTION_NAME" in os.environ and "AWS_SAM_LOCAL" not in os.environ
+    # Powertools' own test: LAMBDA_TASK_ROOT exists in Lambda, not in local emulations.
+    in_lambda = "LAMBDA_TASK_ROOT" in os.environ and "AWS_SAM_LOCAL" not in os.environ
     if disabled or not in_lambda:
         return None
     from aws_lambda_powertools import Tracer

@@ -29,7 +29,7 @@ from portrait_fusion.pairing import Half, PairNaming, Role
 from portrait_fusion.result_document import FunctionInfo, PairRecord, encode
 from portrait_fusion.settings import Settings
 from portrait_fusion.similarity import resolve_similarity
-from portrait_fusion.storage import ObjectRef, S3Storage
+from portrait_fusion.storage import ObjectRef, S3Storage, StoredObject
 
 # Seconds kept back from the API's budget so the outputs can still be written.
 OUTPUT_RESERVE_SECONDS = 3.0
@@ -169,13 +169,13 @@ class Pipeline:
         logger.append_keys(pair_id=request.pair_id)
         record = PairRecord(request.pair_id, request.target, request.template, invocation.function)
         try:
-            with _timed(record, "pairing"):
-                heads = self._parallel(self._storage.head, request.target, request.template)
-            record.heads = {"target": heads[0], "template": heads[1]}
+            with _timed(record, "read"):
+                inputs = self._parallel(self._fetch, request.target, request.template)
+            record.heads = {"target": inputs[0].head, "template": inputs[1].head}
             record.source_similarity = resolve_similarity(
                 request.similarity,
-                heads[0].metadata,
-                heads[1].metadata,
+                inputs[0].head.metadata,
+                inputs[1].head.metadata,
                 self._settings.default_source_similarity,
             )
         except FusionError as exc:
@@ -183,14 +183,20 @@ class Pipeline:
                 raise
             return self._finish_failed(record, exc)
 
+        # Preflight runs while the idempotency record is written; its verdict is taken (and
+        # a rejection recorded) inside the guarded work, as if it had run there.
+        prepared = self._executor.submit(self._prepare_inputs, record, inputs)
         fresh = False
 
         def work() -> dict[str, Any]:
             nonlocal fresh
             fresh = True
-            return self._merge(record, invocation)
+            return self._merge(record, prepared.result, invocation)
 
-        document = self._once.run(_idempotency_key(record), work)
+        try:
+            document = self._once.run(_idempotency_key(record), work)
+        finally:
+            prepared.cancel()
         if not fresh:
             logger.info(
                 "pair already done: returning its stored document",
@@ -199,10 +205,16 @@ class Pipeline:
             count("PairsReplayed")
         return Outcome.of(document)
 
-    def _merge(self, record: PairRecord, invocation: Invocation) -> dict[str, Any]:
-        """Preflight, call the API, write the outputs: returns the document (either status)."""
+    def _merge(
+        self,
+        record: PairRecord,
+        prepared: Callable[[], tuple[Upload, Upload]],
+        invocation: Invocation,
+    ) -> dict[str, Any]:
+        """Take the preflight's verdict, call the API, write the outputs: returns the document
+        (either status)."""
         try:
-            target, template = self._prepare_inputs(record)
+            target, template = prepared()
             with _timed(record, "api"):
                 result = self._api.merge(
                     target,
@@ -233,18 +245,20 @@ class Pipeline:
         )
         return document
 
-    def _prepare_inputs(self, record: PairRecord) -> tuple[Upload, Upload]:
-        heads = (record.heads["target"], record.heads["template"])
-        for role, head in zip(Role, heads, strict=True):
-            preflight.check_size(role, head.size, auto_fit=self._settings.auto_fit)
-        with _timed(record, "read"):
-            blobs = self._parallel(self._storage.read, *heads)
+    def _fetch(self, ref: ObjectRef) -> StoredObject:
+        return self._storage.fetch(ref, preflight.size_limit(auto_fit=self._settings.auto_fit))
+
+    def _prepare_inputs(
+        self, record: PairRecord, inputs: list[StoredObject]
+    ) -> tuple[Upload, Upload]:
+        for role, stored in zip(Role, inputs, strict=True):
+            preflight.check_size(role, stored.head.size, auto_fit=self._settings.auto_fit)
         with _timed(record, "preflight"):
             prepared = [
-                preflight.prepare(role, blob, auto_fit=self._settings.auto_fit)
-                for role, blob in zip(Role, blobs, strict=True)
+                # check_size refused every input too large to have been downloaded
+                preflight.prepare(role, stored.data or b"", auto_fit=self._settings.auto_fit)
+                for role, stored in zip(Role, inputs, strict=True)
             ]
-        del blobs
         uploads = []
         for role, image in zip(Role, prepared, strict=True):
             record.images[role.value] = image.info

@@ -50,10 +50,14 @@ class PreparedImage:
     adjustment: dict[str, Any] | None = None
 
 
+def size_limit(*, auto_fit: bool) -> int:
+    """The most bytes an input may have to be worth downloading."""
+    return AUTO_FIT_MAX_BYTES if auto_fit else MAX_BYTES
+
+
 def check_size(role: Role, size: int, *, auto_fit: bool) -> None:
     """Reject an input by its stored size, before downloading it."""
-    limit = AUTO_FIT_MAX_BYTES if auto_fit else MAX_BYTES
-    if size > limit:
+    if size > size_limit(auto_fit=auto_fit):
         raise PreflightError(
             f"{role.value} is {size} bytes; the API accepts at most {MAX_BYTES} bytes"
             + (f" and auto-fit handles at most {AUTO_FIT_MAX_BYTES}" if auto_fit else ""),

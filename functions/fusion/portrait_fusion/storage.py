@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
-_CHANGED = {"PreconditionFailed", "412"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,14 @@ class ObjectHead:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """An input as one GET returned it; `data` is None when it was too large to download."""
+
+    head: ObjectHead
+    data: bytes | None
+
+
 class S3Storage:
     """A thin adapter over an S3 client, raising the function's own errors."""
 
@@ -64,52 +71,35 @@ class S3Storage:
             raise _storage_error(f"cannot list s3://{bucket}/{prefix}", exc, Stage.PAIRING) from exc
         return keys
 
-    def head(self, ref: ObjectRef) -> ObjectHead:
-        """An input's size, ETag, version and user metadata; `INPUT_NOT_FOUND` if it is gone."""
+    def fetch(self, ref: ObjectRef, max_bytes: int) -> StoredObject:
+        """An input's size, ETag, version, user metadata and (within `max_bytes`) its bytes.
+
+        One GET, so the bytes are exactly the version the ETag names, and S3 is asked once,
+        not twice (HEAD, then GET). An object larger than `max_bytes` is not downloaded.
+        Raises `INPUT_NOT_FOUND` if it is gone.
+        """
         try:
             if ref.version_id:
-                response = self._client.head_object(
+                response = self._client.get_object(
                     Bucket=ref.bucket, Key=ref.key, VersionId=ref.version_id
                 )
             else:
-                response = self._client.head_object(Bucket=ref.bucket, Key=ref.key)
+                response = self._client.get_object(Bucket=ref.bucket, Key=ref.key)
+            head = ObjectHead(
+                ref=ref,
+                etag=response["ETag"].strip('"'),
+                size=response["ContentLength"],
+                version_id=response.get("VersionId") or ref.version_id,
+                metadata=dict(response.get("Metadata", {})),
+            )
+            body = response["Body"]
+            if head.size > max_bytes:
+                body.close()
+                return StoredObject(head, None)
+            return StoredObject(head, body.read())
         except ClientError as exc:
             if _error_code(exc) in _MISSING:
                 raise _not_found(ref) from exc
-            raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
-        except BotoCoreError as exc:
-            raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
-        return ObjectHead(
-            ref=ref,
-            etag=response["ETag"].strip('"'),
-            size=response["ContentLength"],
-            version_id=response.get("VersionId") or ref.version_id,
-            metadata=dict(response.get("Metadata", {})),
-        )
-
-    def read(self, head: ObjectHead) -> bytes:
-        """The bytes of exactly the object version that `head` described."""
-        ref = head.ref
-        try:
-            if head.version_id:
-                response = self._client.get_object(
-                    Bucket=ref.bucket, Key=ref.key, VersionId=head.version_id
-                )
-            else:
-                response = self._client.get_object(
-                    Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{head.etag}"'
-                )
-            return response["Body"].read()
-        except ClientError as exc:
-            code = _error_code(exc)
-            if code in _MISSING:
-                raise _not_found(ref) from exc
-            if code in _CHANGED:
-                # Replaced after we looked: the new upload has its own event and will run.
-                raise StorageError(
-                    f"{ref.uri} changed while being read",
-                    code="INPUT_CHANGED",
-                ) from exc
             raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
         except BotoCoreError as exc:
             raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc

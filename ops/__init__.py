@@ -1,0 +1,1 @@
+"""Operator tools for a deployed (or local) stack."""

@@ -1,0 +1,155 @@
+"""The local stack end to end: moto provisioned from template.yaml, the HTTPS emulator, and
+the local event source mapping running the real handler in worker processes. Tests go
+through the front door only: upload to S3, wait for result.json, look at the queues."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local_stack.aws import LocalStack, MotoServer, provision, start_moto
+from local_stack.emulator import FusionEmulator
+from local_stack.esm import EventSourceMapping
+from tests.harness import API_KEY, Buckets, function_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+VISIBILITY_TIMEOUT_S = 2
+MAX_RECEIVE_COUNT = 3
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    server = start_moto()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[FusionEmulator]:
+    with FusionEmulator(api_keys={API_KEY}, tls=True) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def stack(moto: MotoServer) -> LocalStack:
+    return provision(
+        moto.endpoint_url,
+        ROOT / "template.yaml",
+        api_key=API_KEY,
+        names_prefix="e2e",
+        visibility_timeout=VISIBILITY_TIMEOUT_S,
+        overrides={"MaxReceiveCount": str(MAX_RECEIVE_COUNT)},
+    )
+
+
+class Queues:
+    """The fusion queue and its DLQ, as an operator sees them."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.sqs = boto3.client(
+            "sqs",
+            endpoint_url=stack.endpoint_url,
+            region_name=stack.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def depth(self, url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def dlq_bodies(self) -> list[str]:
+        """Every message in the DLQ (made visible again right away)."""
+        bodies = []
+        while True:
+            got = self.sqs.receive_message(
+                QueueUrl=self.stack.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=30
+            )
+            if not got.get("Messages"):
+                break
+            bodies += [m["Body"] for m in got["Messages"]]
+        return bodies
+
+    def drain(self, url: str) -> None:
+        while got := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for message in got:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def wait_until_empty(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.depth(self.stack.queue_url) == 0:
+                return
+            time.sleep(0.2)
+        raise AssertionError("the fusion queue did not drain")
+
+
+@pytest.fixture
+def queues(stack: LocalStack) -> Queues:
+    return Queues(stack)
+
+
+@pytest.fixture
+def buckets(stack: LocalStack) -> Buckets:
+    return Buckets(stack)
+
+
+def start_mapping(
+    stack: LocalStack,
+    emulator: FusionEmulator,
+    *,
+    concurrency: int = 2,
+    batch_size: int = 1,
+    function_timeout_s: float = 30,
+    **env: str,
+) -> EventSourceMapping:
+    environment = function_environment(stack, emulator.url, emulator.ca_bundle, **env)
+    mapping = EventSourceMapping(
+        stack.queue_url,
+        handler=stack.handler,
+        env=environment,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        function_timeout_s=function_timeout_s,
+        memory_size_mb=stack.memory_size,
+        endpoint_url=stack.endpoint_url,
+    )
+    mapping.start()
+    return mapping
+
+
+@pytest.fixture
+def mapping(
+    stack: LocalStack, emulator: FusionEmulator, queues: Queues
+) -> Iterator[EventSourceMapping]:
+    """The default mapping: two concurrent workers, one message per batch."""
+    queues.drain(stack.queue_url)
+    queues.drain(stack.dlq_url)
+    esm = start_mapping(stack, emulator)
+    yield esm
+    esm.stop()
+
+
+@pytest.fixture(autouse=True)
+def healthy_emulator(emulator: FusionEmulator) -> Iterator[None]:
+    emulator.reset()
+    yield
+    emulator.reset()
+
+
+def settle(emulator: FusionEmulator, queues: Queues) -> dict[str, Any]:
+    """Wait for the queue to drain and the API to go quiet; return the emulator's stats."""
+    queues.wait_until_empty()
+    deadline = time.monotonic() + 10
+    while emulator.stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return emulator.stats()
