@@ -30,6 +30,7 @@ class Fault:
     expect: str = "handed back"  # or "failed" / "succeeded"
     code: str = ""
     calls: int = ATTEMPTS
+    operational: bool = False
 
 
 FAULTS = [
@@ -61,12 +62,26 @@ FAULTS = [
     Fault("200 whose image is not an image", "not_an_image", "failed", "INVALID_RESPONSE"),
     Fault("slowly dribbled body", "slow_body", "succeeded", calls=1),
     Fault(
-        "out of credits (429)", "ERROR_NOT_ENOUGH_CREDITS", code="ERROR_NOT_ENOUGH_CREDITS", calls=1
+        "out of credits (429)",
+        "ERROR_NOT_ENOUGH_CREDITS",
+        code="ERROR_NOT_ENOUGH_CREDITS",
+        calls=1,
+        operational=True,
     ),
     Fault(
-        "bad API key (401, secret re-read once)", "bad_key", code="ERROR_USER_NOT_EXISTS", calls=1
+        "bad API key (401, secret re-read once)",
+        "bad_key",
+        code="ERROR_USER_NOT_EXISTS",
+        calls=1,
+        operational=True,
     ),
-    Fault("account locked (403)", "ERROR_USER_LOCKED", code="ERROR_USER_LOCKED", calls=1),
+    Fault(
+        "account locked (403)",
+        "ERROR_USER_LOCKED",
+        code="ERROR_USER_LOCKED",
+        calls=1,
+        operational=True,
+    ),
     Fault(
         "no face in the template (422)",
         "ERROR_NO_FACE_IN_FILE",
@@ -144,7 +159,8 @@ def test_fault(
         assert len(response["batchItemFailures"]) == len(response["messages"])
         assert document is None
         assert handed_back_codes(caplog.records) == {fault.code}
-        outcome = f"handed back `{fault.code}` → retried later, DLQ after maxReceiveCount"
+        how = "at once (operational)" if fault.operational else "after the attempts"
+        outcome = f"handed back {how}: `{fault.code}`; redelivered, then the DLQ"
     elif fault.expect == "waiting":
         assert response["batchItemFailures"] == []
         assert document is None
@@ -173,5 +189,6 @@ def test_the_readme_shows_this_matrix() -> None:
     generated = f"{before}{START}\n{table}\n{END}{after}"
     if os.environ.get("UPDATE_README"):
         README.write_text(generated)
+        text = generated
     assert START in text, "README.md lacks the fault-matrix markers"
     assert generated == text, "README fault matrix is stale: rerun with UPDATE_README=1"

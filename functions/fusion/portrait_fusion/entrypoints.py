@@ -16,7 +16,7 @@ from portrait_fusion.events import (
     parse_s3_uri,
     sqs_notification,
 )
-from portrait_fusion.observability import logger
+from portrait_fusion.observability import count, logger
 from portrait_fusion.pipeline import Invocation, Outcome, PairRequest, Pipeline, Status
 from portrait_fusion.storage import ObjectRef
 
@@ -46,6 +46,7 @@ class EntryPoints:
     def sqs_batch(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
         """SQS batch of S3 notifications: report only the messages to retry."""
         failures: list[dict[str, str]] = []
+        count("MessagesReceived", len(event["Records"]))
         for index, record in enumerate(event["Records"]):
             message_id = record["messageId"]
             if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
