@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+
+from local_stack.aws import MotoServer, start_moto
+from local_stack.emulator import FusionEmulator
+from tests.harness import API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schemas" / "result-document.schema.json"
@@ -38,3 +43,18 @@ def assert_valid_document(result_schema: jsonschema.protocols.Validator) -> Any:
         return document
 
     return check
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    """moto's server on 127.0.0.1, for the tiers that need AWS (each uses its own names)."""
+    server = start_moto()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[FusionEmulator]:
+    """The face-fusion emulator over HTTPS, accepting the tests' API key."""
+    with FusionEmulator(api_keys={API_KEY}, tls=True) as emu:
+        yield emu

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local_stack.aws import LocalStack, MotoServer, provision, start_moto
+from local_stack.aws import LocalStack, MotoServer, provision
 from local_stack.emulator import FusionEmulator
 from local_stack.esm import EventSourceMapping
 from tests.harness import API_KEY, Buckets, function_environment
@@ -20,19 +20,6 @@ from tests.harness import API_KEY, Buckets, function_environment
 ROOT = Path(__file__).resolve().parents[2]
 VISIBILITY_TIMEOUT_S = 2
 MAX_RECEIVE_COUNT = 3
-
-
-@pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    server = start_moto()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[FusionEmulator]:
-    with FusionEmulator(api_keys={API_KEY}, tls=True) as emu:
-        yield emu
 
 
 @pytest.fixture(scope="session")

@@ -14,26 +14,13 @@ from typing import Any
 import boto3
 import pytest
 
-from local_stack.aws import LocalStack, MotoServer, provision, start_moto
+from local_stack.aws import LocalStack, MotoServer, provision
 from local_stack.emulator import FusionEmulator
 from local_stack.lambda_runtime import LambdaContext, sqs_event
 from portrait_fusion import handler
 from tests.harness import API_KEY, Buckets, function_environment
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    server = start_moto()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[FusionEmulator]:
-    with FusionEmulator(api_keys={API_KEY}, tls=True) as emu:
-        yield emu
 
 
 @pytest.fixture(scope="session")
