@@ -432,7 +432,16 @@ def _error_payload(error_type: str, message: str) -> dict[str, Any]:
 
 
 def _max_rss_mb() -> int:
-    return -(-resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # KiB, rounded up
+    """The worker's own peak RSS in MB (rounded up), as Lambda's maxMemoryUsedMB.
+
+    VmHWM, not ru_maxrss: on Linux the latter starts from the parent's RSS at fork, so a
+    worker spawned by a large process would report the parent's memory.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return -(-int(line.split()[1]) // 1024)  # KiB
+    return -(-resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 
 
 def _now_ms() -> int:

@@ -39,6 +39,18 @@ def function_environment(
     return env
 
 
+def read_document(s3: Any, bucket: str, pair_id: str) -> dict[str, Any] | None:
+    """A pair's result.json from the output bucket, or None while there is none."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=f"results/{pair_id}/result.json")["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise
+    document: dict[str, Any] = json.loads(body)
+    return document
+
+
 @dataclass
 class Buckets:
     """Upload halves to the input bucket and read what the function wrote."""
@@ -70,15 +82,7 @@ class Buckets:
         return key
 
     def document(self, pair_id: str) -> dict[str, Any] | None:
-        try:
-            body = self.s3.get_object(
-                Bucket=self.stack.output_bucket, Key=f"results/{pair_id}/result.json"
-            )["Body"].read()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return None
-            raise
-        return json.loads(body)
+        return read_document(self.s3, self.stack.output_bucket, pair_id)
 
     def wait_for_document(self, pair_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s

@@ -86,7 +86,7 @@ def test_function_runs_the_fixed_handler_on_python313_arm64(
     assert function_properties["Handler"] == "portrait_fusion.handler.lambda_handler"
     assert function_properties["Runtime"] == "python3.13"
     assert function_properties["Architectures"] == ["arm64"]
-    assert function_properties["MemorySize"] == 512
+    assert function_properties["MemorySize"] == 1024
     assert function_properties["Timeout"] == 120
     assert function_properties["Tracing"] == "Active"
     assert function_properties["Layers"] == [ref("DependenciesLayer")]

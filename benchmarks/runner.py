@@ -1,0 +1,208 @@
+"""The measurements of SPEC §9, each taken for both handlers in the same run, interleaved.
+
+Interleaving (ours, baseline, ours, ...) spreads whatever else the machine is doing over
+both handlers alike. Every measured pair is checked: a handler that failed to merge it
+stops the benchmark instead of producing a flattering number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from benchmarks import throughput
+from benchmarks.latency import DelayProxy
+from benchmarks.sandbox import Handled, Sandbox, Startup, import_breakdown
+from benchmarks.throughput import Throughput
+from benchmarks.workload import HANDLERS, Bench, Pair, heavy_pair, new_pair_id, portrait_pair
+from local_stack.emulator import Faults
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each measurement to take."""
+
+    cold_runs: int
+    warm_pairs: int
+    slow_api_pairs: int
+    rss_runs: int
+    heavy_label: str
+    heavy: Callable[[], Pair]
+    throughput_pairs: int
+    cap: int
+    call_ms: int
+    network_pairs: int
+    warmup_pairs: int = 3
+    pair_side: int = 1024
+    slow_api_ms: int = 2000
+    # The network model: what a round trip adds, to AWS in the region and to the API.
+    aws_rtt_ms: int = 10
+    api_rtt_ms: int = 50
+
+
+FULL = Plan(
+    cold_runs=10,
+    warm_pairs=50,
+    slow_api_pairs=5,
+    rss_runs=2,
+    heavy_label="two 4 MB inputs, 4095 px result",
+    heavy=heavy_pair,
+    throughput_pairs=40,
+    cap=4,
+    call_ms=1000,
+    network_pairs=20,
+)
+# Every code path of the full run, in seconds: for the smoke test, not for numbers.
+QUICK = Plan(
+    cold_runs=1,
+    warm_pairs=3,
+    slow_api_pairs=1,
+    rss_runs=1,
+    heavy_label="two 1024 px inputs (quick run)",
+    heavy=lambda: portrait_pair(1024),
+    throughput_pairs=4,
+    cap=2,
+    call_ms=200,
+    network_pairs=1,
+    warmup_pairs=1,
+)
+
+
+@dataclass
+class Measured:
+    """Everything measured for one handler."""
+
+    startups: list[Startup] = field(default_factory=list)
+    first_pairs: list[Handled] = field(default_factory=list)
+    warm: list[Handled] = field(default_factory=list)
+    slow_api: list[Handled] = field(default_factory=list)
+    network: list[Handled] = field(default_factory=list)
+    heavy: list[Handled] = field(default_factory=list)
+    imports_ms: dict[str, float] = field(default_factory=dict)
+    stages_ms: dict[str, list[int]] = field(default_factory=dict)
+    throughput: Throughput | None = None
+
+
+def run(bench: Bench, plan: Plan, progress: Callable[[str], None]) -> dict[str, Measured]:
+    """Take every measurement of `plan` for both handlers."""
+    measured = {name: Measured() for name in HANDLERS}
+    pair = portrait_pair(plan.pair_side)
+    progress(f"cold starts: {plan.cold_runs} new processes per handler, each then merges a pair")
+    _cold_starts(bench, plan, pair, measured)
+    progress("import time by package (python -X importtime)")
+    for name, handler in HANDLERS.items():
+        measured[name].imports_ms = import_breakdown(handler, bench.env)
+    progress(
+        f"warm pairs: {plan.warm_pairs} per handler, then {plan.slow_api_pairs} beside a slow API"
+    )
+    _warm(bench, plan, pair, measured)
+    progress(
+        f"warm pairs with network round trips: +{plan.aws_rtt_ms} ms to AWS, "
+        f"+{plan.api_rtt_ms} ms to the API"
+    )
+    _network(bench, plan, pair, measured)
+    progress(f"peak RSS: {plan.heavy_label}")
+    _heavy(bench, plan, pair, measured)
+    for name in HANDLERS:
+        progress(f"throughput of {name}: {plan.throughput_pairs} pairs, cap {plan.cap} calls")
+        measured[name].throughput = throughput.measure(
+            bench,
+            name,
+            pair,
+            pairs=plan.throughput_pairs,
+            cap=plan.cap,
+            latency_ms=plan.call_ms,
+        )
+    return measured
+
+
+def _merge_one(bench: Bench, box: Sandbox, name: str, pair: Pair) -> tuple[Handled, dict[str, Any]]:
+    pair_id = new_pair_id(name)
+    handled = box.invoke(bench.completing_event(pair_id, pair))
+    return handled, bench.check_succeeded(name, pair_id)
+
+
+def _sandboxes(stack: ExitStack, bench: Bench, env: dict[str, str]) -> dict[str, Sandbox]:
+    return {
+        name: stack.enter_context(Sandbox(handler, env, bench.log_file))
+        for name, handler in HANDLERS.items()
+    }
+
+
+def _interleaved(
+    bench: Bench, boxes: dict[str, Sandbox], pair: Pair, *, warmup: int, count: int
+) -> Iterator[tuple[str, Handled, dict[str, Any]]]:
+    """`warmup` unmeasured pairs, then `count` measured ones, alternating between handlers."""
+    for index in range(warmup + count):
+        for name, box in boxes.items():
+            handled, document = _merge_one(bench, box, name, pair)
+            if index >= warmup:
+                yield name, handled, document
+
+
+def _cold_starts(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:
+    # One unmeasured start each fills the bytecode cache and the page cache.
+    for handler in HANDLERS.values():
+        with Sandbox(handler, bench.env, bench.log_file):
+            pass
+    for _ in range(plan.cold_runs):
+        for name, handler in HANDLERS.items():
+            with Sandbox(handler, bench.env, bench.log_file) as box:
+                handled, _document = _merge_one(bench, box, name, pair)
+            assert box.startup is not None
+            measured[name].startups.append(box.startup)
+            measured[name].first_pairs.append(handled)
+
+
+def _warm(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:
+    with ExitStack() as stack:
+        boxes = _sandboxes(stack, bench, bench.env)
+        stack.callback(bench.emulator.reset)
+        for name, handled, document in _interleaved(
+            bench, boxes, pair, warmup=plan.warmup_pairs, count=plan.warm_pairs
+        ):
+            measured[name].warm.append(handled)
+            for stage, ms in document.get("timings_ms", {}).items():
+                measured[name].stages_ms.setdefault(stage, []).append(ms)
+        bench.emulator.set_faults(Faults(latency_ms=plan.slow_api_ms))
+        for name, handled, _ in _interleaved(
+            bench, boxes, pair, warmup=0, count=plan.slow_api_pairs
+        ):
+            measured[name].slow_api.append(handled)
+
+
+def _network(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:
+    """Warm pairs again, with every connection to moto and to the emulator through a proxy
+    that adds a round-trip time: what keep-alive and concurrent reads save, made visible."""
+    api = urlsplit(bench.emulator.url)
+    aws = urlsplit(bench.stack.endpoint_url)
+    with (
+        DelayProxy((aws.hostname or "", aws.port or 0), plan.aws_rtt_ms) as aws_proxy,
+        DelayProxy((api.hostname or "", api.port or 0), plan.api_rtt_ms) as api_proxy,
+        ExitStack() as stack,
+    ):
+        env = {
+            **bench.env,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_proxy.port}",
+            "FUSION_API_URL": f"https://127.0.0.1:{api_proxy.port}{api.path}",
+        }
+        boxes = _sandboxes(stack, bench, env)
+        for name, handled, _ in _interleaved(
+            bench, boxes, pair, warmup=plan.warmup_pairs, count=plan.network_pairs
+        ):
+            measured[name].network.append(handled)
+
+
+def _heavy(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:
+    heavy = plan.heavy()
+    # An unmeasured round first: the emulator's first merge of these inputs takes seconds.
+    for index in range(1 + plan.rss_runs):
+        for name, handler in HANDLERS.items():
+            with Sandbox(handler, bench.env, bench.log_file) as box:
+                _merge_one(bench, box, name, pair)  # warm: the heavy pair's CPU is its own
+                handled = _merge_one(bench, box, name, heavy)[0]
+            if index:
+                measured[name].heavy.append(handled)

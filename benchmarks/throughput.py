@@ -1,0 +1,130 @@
+"""Throughput through the local SQS event source mapping against the API's concurrency cap.
+
+The mapping runs as many workers as the cap allows (ScalingConfig.MaximumConcurrency = the
+API's cap, as SPEC §1 wires it). Every pair carries the same two images, so the emulator
+answers from its cache and takes the configured latency, not its merge time, per call; a
+duplicate call is then a billed merge beyond one per finished pair. The first halves go first:
+lone halves, quick to handle, they start the workers, so the measured part, from the first
+second half uploaded to the last result, holds no cold start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from benchmarks.workload import HANDLERS, MEMORY_MB, Bench, Pair, new_pair_id
+from local_stack.emulator import Faults
+from local_stack.esm import EventSourceMapping
+
+_POLL_S = 0.25
+_SAMPLE_S = 0.01
+_SLACK_S = 30.0  # past the ideal duration before pairs still missing count as lost
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """One handler's run: pairs per second, what the API saw, what never finished."""
+
+    pairs: int
+    seconds: float
+    pairs_per_second: float
+    cap_pairs_per_second: float
+    succeeded: int
+    lost: int
+    api_calls: int
+    duplicate_calls: int
+    rate_limited_calls: int
+    busy_share_of_cap: float
+
+    @property
+    def share_of_cap(self) -> float:
+        """Throughput as a fraction of what the cap allows."""
+        return self.pairs_per_second / self.cap_pairs_per_second
+
+
+def measure(
+    bench: Bench, name: str, pair: Pair, *, pairs: int, cap: int, latency_ms: int
+) -> Throughput:
+    """Push `pairs` pairs through the mapping for handler `name` with the API capped."""
+    ids = [new_pair_id(name) for _ in range(pairs)]
+    bench.emulator.reset()
+    bench.emulator.set_faults(Faults(latency_ms=latency_ms, concurrency_cap=cap))
+    esm = EventSourceMapping(
+        bench.stack.queue_url,
+        handler=HANDLERS[name],
+        env=bench.env,
+        batch_size=bench.stack.batch_size,
+        concurrency=cap,
+        function_timeout_s=bench.stack.function_timeout,
+        memory_size_mb=MEMORY_MB,
+        endpoint_url=bench.stack.endpoint_url,
+        log_file=bench.log_file,
+    )
+    with esm:
+        for pair_id in ids:
+            bench.upload(pair_id, "target", pair.target)
+        _wait(lambda: esm.stats().messages_deleted >= pairs, timeout_s=60 + pairs)
+        started = time.time()
+        for pair_id in ids:
+            bench.upload(pair_id, "template", pair.template)
+        ideal_s = pairs / cap * latency_ms / 1000
+        in_flight = _sample_in_flight(
+            bench, lambda: len(bench.finished(ids)) == pairs, timeout_s=ideal_s + _SLACK_S
+        )
+    documents = {pair_id: bench.document(pair_id) or {} for pair_id in bench.finished(ids)}
+    stats = bench.emulator.stats()
+    bench.emulator.reset()
+    finished = [datetime.fromisoformat(d["finished_at"]).timestamp() for d in documents.values()]
+    seconds = (max(finished) if finished else time.time()) - started
+    succeeded = sum(d.get("status") == "succeeded" for d in documents.values())
+    return Throughput(
+        pairs=pairs,
+        seconds=seconds,
+        pairs_per_second=succeeded / seconds,
+        cap_pairs_per_second=cap * 1000 / latency_ms,
+        succeeded=succeeded,
+        lost=pairs - succeeded,
+        api_calls=stats["calls"],
+        # Each finished pair needs one billed merge; any beyond that billed something twice.
+        duplicate_calls=stats["merges"] - succeeded,
+        rate_limited_calls=stats["by_outcome"].get("EXCEEDING_LIMITS", 0),
+        busy_share_of_cap=busy_share(in_flight, cap),
+    )
+
+
+def busy_share(in_flight: list[int], cap: int) -> float:
+    """The mean share of the cap in use, from the first to the last sample at the cap.
+
+    That span leaves out the ramp-up and the tail, where some workers have no messages left
+    (a batch size above 1 makes the tail uneven): what remains shows whether the handler
+    keeps the API busy while there is work, i.e. its overhead between calls.
+    """
+    full = [i for i, value in enumerate(in_flight) if value >= cap]
+    if not full:
+        return 0.0
+    window = in_flight[full[0] : full[-1] + 1]
+    return sum(window) / len(window) / cap
+
+
+def _wait(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(_POLL_S)
+
+
+def _sample_in_flight(bench: Bench, done: Callable[[], bool], timeout_s: float) -> list[int]:
+    """The emulator's calls in flight every few ms, until `done()` or the timeout."""
+    samples: list[int] = []
+    deadline = time.monotonic() + timeout_s
+    next_check = 0.0
+    while (now := time.monotonic()) < deadline:
+        samples.append(bench.emulator.stats()["in_flight"])
+        if now >= next_check:
+            if done():
+                break
+            next_check = now + _POLL_S
+        time.sleep(_SAMPLE_S)
+    return samples

@@ -1,0 +1,225 @@
+"""What the benchmark runs on and with: the local stack, the two handlers, the test pairs.
+
+Each handler runs in processes of its own (a `sandbox.Sandbox`, or the workers of the event
+source mapping), apart from moto and the emulator, which share the benchmark's process: so
+each has its own interpreter, as in Lambda, and the two compete for nothing but the machine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from PIL import Image
+
+from local_stack.aws import DUMMY_CREDENTIALS, LocalStack, provision, start_moto
+from local_stack.emulator import FusionEmulator
+from local_stack.lambda_runtime import sqs_event
+from tests.harness import API_KEY, function_environment, read_document
+from tests.images import portrait
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLERS = {
+    "ours": "portrait_fusion.handler.lambda_handler",
+    "baseline": "benchmarks.baseline_handler.lambda_handler",
+}
+MEMORY_MB = 512
+# Handed-back messages come back within the run instead of after the template's 12 minutes.
+VISIBILITY_TIMEOUT_S = 30
+_MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The two halves of a pair, as uploaded."""
+
+    target: bytes
+    template: bytes
+
+
+@cache
+def portrait_pair(side: int) -> Pair:
+    """The bundled portraits as JPEGs `side` px on their long edge: a typical upload."""
+    return Pair(
+        _encode(_scaled("astronaut.png", side), 90), _encode(_scaled("grace_hopper.jpg", side), 90)
+    )
+
+
+@cache
+def heavy_pair() -> Pair:
+    """Two portraits of 4095 px (the API's largest) and just under 4 MB each (its limit)."""
+    return Pair(_four_megabytes("astronaut.png"), _four_megabytes("grace_hopper.jpg"))
+
+
+def _scaled(name: str, side: int) -> Image.Image:
+    img = Image.open(io.BytesIO(portrait(name))).convert("RGB")
+    scale = side / max(img.size)
+    return img.resize(
+        (round(img.width * scale), round(img.height * scale)), Image.Resampling.BICUBIC
+    )
+
+
+def _encode(img: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _four_megabytes(name: str) -> bytes:
+    """A grainy 4095 px portrait at the best JPEG quality that stays within 4 MB."""
+    img = _scaled(name, 4095)
+    # Grain makes the file as big as a photo of that size; a smooth upscale compresses far.
+    img = Image.blend(img, Image.effect_noise(img.size, 64).convert("RGB"), 0.08)
+    low, high, best = 50, 98, b""
+    while low <= high:
+        quality = (low + high) // 2
+        data = _encode(img, quality)
+        if len(data) <= _MAX_FILE_BYTES:
+            best, low = data, quality + 1
+        else:
+            high = quality - 1
+    return best
+
+
+class Bench:
+    """The local stack with the emulator over HTTPS, and what a measurement does with it."""
+
+    def __init__(self, stack: LocalStack, emulator: FusionEmulator, log_file: Path) -> None:
+        self.stack = stack
+        self.emulator = emulator
+        self.log_file = log_file
+        self.env = function_environment(stack, emulator.url, emulator.ca_bundle)
+        session = boto3.Session(
+            region_name=stack.region,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        config = Config(max_pool_connections=16)
+        self.s3: Any = session.client("s3", endpoint_url=stack.endpoint_url, config=config)
+        self.sqs: Any = session.client("sqs", endpoint_url=stack.endpoint_url, config=config)
+
+    def upload(self, pair_id: str, role: str, data: bytes) -> str:
+        """Put one half into the input bucket (its S3 notification goes to the queue)."""
+        key = f"incoming/{pair_id}/{role}.jpg"
+        self.s3.put_object(Bucket=self.stack.input_bucket, Key=key, Body=data)
+        return key
+
+    def completing_event(self, pair_id: str, pair: Pair) -> dict[str, Any]:
+        """Upload a pair and return the SQS event of its second half, as the queue gave it.
+
+        Both notifications are taken off the queue, so nothing else ever handles them.
+        """
+        self.upload(pair_id, "target", pair.target)
+        key = self.upload(pair_id, "template", pair.template)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.stack.queue_url,
+                MaxNumberOfMessages=10,
+                MessageSystemAttributeNames=["All"],
+                WaitTimeSeconds=1,
+            ).get("Messages", [])
+            found = [m for m in messages if key in _notified_keys(m["Body"])]
+            if messages:
+                self._delete(messages)
+            if found:
+                return sqs_event(found, queue_arn=self.stack.queue_arn)
+        raise RuntimeError(f"no S3 notification for {key} on the queue")
+
+    def drain_queue(self) -> None:
+        """Delete whatever is on the queue (the provisioning test event, leftovers).
+
+        Not PurgeQueue, which SQS allows once a minute.
+        """
+        while messages := self.sqs.receive_message(
+            QueueUrl=self.stack.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", []):
+            self._delete(messages)
+
+    def _delete(self, messages: list[dict[str, Any]]) -> None:
+        self.sqs.delete_message_batch(
+            QueueUrl=self.stack.queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
+        )
+
+    def document(self, pair_id: str) -> dict[str, Any] | None:
+        """The pair's result.json, or None while there is none."""
+        return read_document(self.s3, self.stack.output_bucket, pair_id)
+
+    def finished(self, pair_ids: list[str]) -> set[str]:
+        """Those of `pair_ids` whose result.json exists."""
+        wanted = {f"results/{pair_id}/result.json": pair_id for pair_id in pair_ids}
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.stack.output_bucket, Prefix="results/"
+        )
+        return {
+            wanted[item["Key"]]
+            for page in pages
+            for item in page.get("Contents", [])
+            if item["Key"] in wanted
+        }
+
+    def check_succeeded(self, name: str, pair_id: str) -> dict[str, Any]:
+        """The pair's document; fail loudly when the handler did not merge the pair."""
+        document = self.document(pair_id)
+        status = None if document is None else document.get("status")
+        if document is None or status != "succeeded":
+            raise RuntimeError(
+                f"{name}: pair {pair_id} ended {status!r}, not succeeded; the functions' log "
+                f"ends with:\n{self.log_tail()}"
+            )
+        return document
+
+    def log_tail(self, lines: int = 10) -> str:
+        """The last lines the handlers logged."""
+        if not self.log_file.exists():
+            return "(nothing logged)"
+        return "\n".join(self.log_file.read_text().splitlines()[-lines:])
+
+
+def _notified_keys(body: str) -> list[str]:
+    """The object keys an S3 notification names (URL-decoded, as they arrive encoded)."""
+    records = json.loads(body).get("Records", [])
+    return [urllib.parse.unquote_plus(r["s3"]["object"]["key"]) for r in records]
+
+
+def new_pair_id(name: str) -> str:
+    """A pair id no other run or handler uses."""
+    return f"{name}-{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def running_bench() -> Iterator[Bench]:
+    """moto, the emulator over HTTPS and the template's resources, torn down afterwards."""
+    moto = start_moto()
+    try:
+        with (
+            FusionEmulator(api_keys={API_KEY}, tls=True) as emulator,
+            tempfile.TemporaryDirectory(prefix="bench-") as workdir,
+        ):
+            stack = provision(
+                moto.endpoint_url,
+                ROOT / "template.yaml",
+                api_key=API_KEY,
+                names_prefix=f"bench-{uuid.uuid4().hex[:6]}",
+                visibility_timeout=VISIBILITY_TIMEOUT_S,
+            )
+            bench = Bench(stack, emulator, Path(workdir) / "functions.log")
+            bench.drain_queue()
+            yield bench
+    finally:
+        moto.stop()
