@@ -31,7 +31,7 @@ class ObjectRef:
 
 @dataclass(frozen=True)
 class ObjectHead:
-    """An object's metadata, as read before deciding whether to download it."""
+    """An object's identity and metadata, from the response headers of the GET that read it."""
 
     ref: ObjectRef
     etag: str
