@@ -91,9 +91,11 @@ def build_app(settings: Settings) -> App:
         S3Storage(_client("s3")),
         api,
         once,
-        ThreadPoolExecutor(max_workers=2, thread_name_prefix="s3-read"),
+        # Two pairs of a batch at a time, each reading two inputs and preflighting at once.
+        ThreadPoolExecutor(max_workers=4, thread_name_prefix="pair-io"),
     )
-    return App(EntryPoints(pipeline), once)
+    batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
+    return App(EntryPoints(pipeline, batch), once)
 
 
 class _LazyOnceGuard:

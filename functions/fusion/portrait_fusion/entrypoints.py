@@ -5,6 +5,7 @@ Operations result codes). The error classification itself lives in one place: `D
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from portrait_fusion.errors import Disposition, FusionError, InvalidEventError, OutOfTimeError
@@ -28,13 +29,15 @@ MIN_SECONDS_TO_START = 10.0
 class EntryPoints:
     """Dispatches an event to the pipeline and shapes the answer for its source."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, batch_executor: ThreadPoolExecutor) -> None:
         self._pipeline = pipeline
+        self._batch_executor = batch_executor
 
     def handle(self, event: Any, invocation: Invocation) -> dict[str, Any]:
         """Handle any supported event (SPEC §3)."""
         kind = kind_of(event)
         logger.append_keys(event_kind=kind.value)
+        logger.thread_safe_remove_keys(["pair_id"])  # the last invocation's, on this thread
         if kind is EventKind.SQS:
             return self.sqs_batch(event, invocation)
         if kind is EventKind.BATCH_OPERATIONS:
@@ -44,35 +47,43 @@ class EntryPoints:
         return self.notification(event, invocation)
 
     def sqs_batch(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
-        """SQS batch of S3 notifications: report only the messages to retry."""
-        failures: list[dict[str, str]] = []
-        count("MessagesReceived", len(event["Records"]))
-        for index, record in enumerate(event["Records"]):
-            message_id = record["messageId"]
-            if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
-                logger.warning(
-                    "out of time: handing message back", extra={"message_id": message_id}
-                )
-                failures.append({"itemIdentifier": message_id})
-                continue
-            try:
-                notification = sqs_notification(record.get("body", ""))
-                for ref in created_objects(notification):
-                    self._pipeline.on_object(ref, invocation)
-            except FusionError as exc:
-                # A malformed message also goes back: after maxReceiveCount it rests in the
-                # DLQ, where someone can see it, instead of being silently dropped.
-                _log_handed_back(exc, message_id=message_id)
-                failures.append({"itemIdentifier": message_id})
-            except Exception:
-                # A bug must not take the rest of the batch down with it.
-                logger.exception(
-                    "unexpected error: handing message back", extra={"message_id": message_id}
-                )
-                failures.append({"itemIdentifier": message_id})
-            finally:
-                logger.remove_keys(["pair_id"])
-        return {"batchItemFailures": failures}
+        """SQS batch of S3 notifications: report only the messages to retry.
+
+        Two messages are worked on at once, so that one pair's reads, preflight and writes
+        overlap another pair's API call; the API client lets one call through at a time.
+        """
+        records = event["Records"]
+        count("MessagesReceived", len(records))
+        retry = self._batch_executor.map(
+            lambda item: self._sqs_message(item[0], item[1], invocation), enumerate(records)
+        )
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in retry if m is not None]}
+
+    def _sqs_message(
+        self, index: int, record: dict[str, Any], invocation: Invocation
+    ) -> str | None:
+        """Handle one SQS message; return its id if it must come back later, else None."""
+        message_id: str = record["messageId"]
+        logger.thread_safe_remove_keys(["pair_id"])  # a pool thread may carry the last one's
+        if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
+            logger.warning("out of time: handing message back", extra={"message_id": message_id})
+            return message_id
+        try:
+            notification = sqs_notification(record.get("body", ""))
+            for ref in created_objects(notification):
+                self._pipeline.on_object(ref, invocation)
+        except FusionError as exc:
+            # A malformed message also goes back: after maxReceiveCount it rests in the
+            # DLQ, where someone can see it, instead of being silently dropped.
+            _log_handed_back(exc, message_id=message_id)
+            return message_id
+        except Exception:
+            # A bug must not take the rest of the batch down with it.
+            logger.exception(
+                "unexpected error: handing message back", extra={"message_id": message_id}
+            )
+            return message_id
+        return None
 
     def notification(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
         """S3 notification or EventBridge event invoked asynchronously: raise to be retried."""

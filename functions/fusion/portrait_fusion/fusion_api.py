@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import io
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,10 @@ class FusionApiClient:
         self._sleep = sleep
         self._jitter = jitter
         self._clock = clock
+        # One call in flight per execution environment: a batch overlaps its pairs' reads
+        # and writes with another pair's call, and the event source mapping's
+        # MaximumConcurrency still caps the calls the API sees.
+        self._one_call = threading.Lock()
 
     def merge(
         self,
@@ -112,13 +117,17 @@ class FusionApiClient:
         key_refreshed = False
         key = self._keys.get()
         while True:
-            budget = seconds_left()
-            if budget < MIN_CALL_SECONDS:
-                raise OutOfTimeError(f"{budget:.1f} s left: not enough to call the API")
-            calls += 1
-            started = self._clock()
             try:
-                result = self._call(target, template, similarity, key, min(self._timeout, budget))
+                with self._one_call:
+                    budget = seconds_left()
+                    if budget < MIN_CALL_SECONDS:
+                        raise OutOfTimeError(f"{budget:.1f} s left: not enough to call the API")
+                    calls += 1
+                    started = self._clock()
+                    result = self._call(
+                        target, template, similarity, key, min(self._timeout, budget)
+                    )
+                    latency_ms = round((self._clock() - started) * 1000)
             except OperationalApiError as exc:
                 if exc.code in AUTH_CODES and not key_refreshed:
                     key_refreshed = True
@@ -138,7 +147,6 @@ class FusionApiClient:
                 continue
             except ApiError as exc:
                 raise _annotated(exc, calls) from None
-            latency_ms = round((self._clock() - started) * 1000)
             return FusionResult(result[0], result[1], result[2], result[3], calls, latency_ms)
 
     def _read_body(self, response: requests.Response, deadline: float) -> str:

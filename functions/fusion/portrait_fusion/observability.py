@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "portrait-fusion")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PortraitFusion")
 
 logger = Logger(service=SERVICE)
+_metrics_lock = threading.Lock()  # two messages of a batch run on two threads
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 # Lambda sets the root logger to the function's log level. At DEBUG, botocore logs response
@@ -43,8 +45,9 @@ def tracer() -> Tracer | None:
 
 
 def count(name: str, value: float = 1, unit: str = "Count") -> None:
-    """Add a data point to the invocation's EMF metrics."""
-    metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+    """Add a data point to the invocation's EMF metrics (from any thread)."""
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
 
 
 def count_failure(name: str, code: str) -> None:

@@ -7,6 +7,7 @@ Expected outcomes (a lone half, a skipped key, a permanent failure) are returned
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -59,17 +60,37 @@ class Outcome:
         return cls(Status(document["status"]), document["pair_id"], document)
 
 
+@dataclass
+class _Shared:
+    """One pair's outcome within an invocation, and the lock its halves queue on."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    result: Outcome | FusionError | None = None
+
+
 @dataclass(frozen=True)
 class Invocation:
-    """The Lambda invocation a pair runs in: who it is and how much time is left.
-
-    `seen` remembers each pair handled in this invocation, so that both halves of a pair in
-    one batch share one outcome instead of running (or failing) the pair twice.
-    """
+    """The Lambda invocation a pair runs in: who it is and how much time is left."""
 
     function: FunctionInfo
     seconds_left: Callable[[], float]
-    seen: dict[tuple[str, str, str], Outcome | FusionError] = field(default_factory=dict)
+    _pairs: dict[tuple[str, ...], _Shared] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def once(self, key: tuple[str, ...], run: Callable[[], Outcome]) -> Outcome:
+        """Run `run` once per `key` in this invocation; every later caller (the pair's other
+        half, perhaps on another thread) gets the same outcome, or the same error raised."""
+        with self._lock:
+            shared = self._pairs.setdefault(key, _Shared())
+        with shared.lock:
+            if shared.result is None:
+                try:
+                    shared.result = run()
+                except FusionError as exc:
+                    shared.result = exc
+        if isinstance(shared.result, FusionError):
+            raise shared.result
+        return shared.result
 
 
 @dataclass(frozen=True)
@@ -110,7 +131,7 @@ class Pipeline:
             count("ObjectsSkipped")
             logger.debug("key outside the naming convention", extra={"key": ref.key})
             return Outcome(Status.SKIPPED, detail=f"{ref.key!r} does not match PAIR_PATTERN")
-        logger.append_keys(pair_id=half.pair_id)
+        logger.thread_safe_append_keys(pair_id=half.pair_id)
         keys = self._storage.list_keys(ref.bucket, half.listing_prefix)
         record = _record_for(half, ref, invocation)
         try:
@@ -132,19 +153,10 @@ class Pipeline:
             ObjectRef(ref.bucket, pair.template),
             similarity,
         )
-        seen_key = (ref.bucket, pair.target, pair.template)
-        earlier = invocation.seen.get(seen_key)
-        if isinstance(earlier, FusionError):
-            raise earlier
-        if earlier is not None:
-            return earlier
-        try:
-            outcome = self.run_pair(request, invocation)
-        except FusionError as exc:
-            invocation.seen[seen_key] = exc
-            raise
-        invocation.seen[seen_key] = outcome
-        return outcome
+        # Both halves of a pair in one batch share one run (and one outcome).
+        return invocation.once(
+            (ref.bucket, pair.target, pair.template), lambda: self.run_pair(request, invocation)
+        )
 
     def on_prefix(
         self, bucket: str, prefix: str, invocation: Invocation, similarity: object | None = None
@@ -166,7 +178,7 @@ class Pipeline:
     # -- the pair itself -------------------------------------------------------------------
     def run_pair(self, request: PairRequest, invocation: Invocation) -> Outcome:
         """Process a complete pair once; return its document, raise what should be retried."""
-        logger.append_keys(pair_id=request.pair_id)
+        logger.thread_safe_append_keys(pair_id=request.pair_id)
         record = PairRecord(request.pair_id, request.target, request.template, invocation.function)
         try:
             with _timed(record, "read"):
