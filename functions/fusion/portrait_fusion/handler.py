@@ -7,6 +7,8 @@ first invocation; a bad environment variable fails that invocation with its name
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from portrait_fusion.bootstrap import App, build_app
@@ -47,9 +49,13 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return current.entrypoints.handle(event, invocation)
 
 
+@cache
+def _traced() -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """`_handle`, wrapped by the Tracer where there is one; built once per container."""
+    active = tracer()
+    return _handle if active is None else active.capture_lambda_handler(_handle)
+
+
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point for every event kind (SPEC §3)."""
-    active = tracer()
-    handle = _handle if active is None else active.capture_lambda_handler(_handle)
-    result: dict[str, Any] = handle(event, context)
-    return result
+    return _traced()(event, context)
