@@ -1,4 +1,4 @@
-"""The naive baseline of SPEC §9: the handler most people write first. Benchmark only.
+"""The naive baseline: the handler most people write first. Benchmark only, never shipped.
 
 Same job as the real function on the same events (an SQS batch of S3 notifications): find
 the partner by listing, `get_object` both halves one after the other, `requests.post(files=)`

@@ -3,7 +3,8 @@
     python -m benchmarks.bench            # the full run (a few minutes)
     python -m benchmarks.bench --quick    # every measurement, tiny: checks that it all runs
 
-Prints the table of SPEC §9 figures and writes `bench.json` and `bench.png` to `--out`.
+Prints the figures against the performance targets and writes `bench.json` and `bench.png`
+to `--out`.
 Exits 0 whether or not the targets are met: the table says which are.
 
 Only the standard library is imported at module level: the event source mapping starts its

@@ -1,4 +1,4 @@
-"""The benchmark's figures against SPEC §9: a table, a JSON document and a PNG chart.
+"""The benchmark's figures against the performance targets: a table, JSON and a PNG chart.
 
 The chart is drawn with Pillow (a dependency already) rather than matplotlib (which is not).
 """
@@ -27,7 +27,7 @@ MEMORY_LIMIT_MB = 512
 
 @dataclass(frozen=True)
 class Figure:
-    """One row of the table: both handlers' values, and the SPEC §9 target if there is one.
+    """One row of the table: both handlers' values, and the performance target if there is one.
 
     `limit` is the target in the figure's own unit (what ours must stay at or under, or at
     or over with `at_least`), for the check and the chart, which shows rows with a `chart`
@@ -282,7 +282,7 @@ def chart(rows: list[Figure]) -> Image.Image:
     img = Image.new("RGB", (_WIDTH, height), "white")
     draw = ImageDraw.Draw(img)
     font, title = ImageFont.load_default(size=15), ImageFont.load_default(size=20)
-    heading = "Portrait Fusion vs the naive baseline (SPEC section 9)"
+    heading = "Portrait Fusion vs the naive baseline (performance targets)"
     draw.text((20, 18), heading, fill=_INK, font=title)
     span = _WIDTH - _LEFT - _RIGHT
     for index, row in enumerate(shown):

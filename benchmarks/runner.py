@@ -1,4 +1,4 @@
-"""The measurements of SPEC §9, each taken for both handlers in the same run, interleaved.
+"""The measurements behind the performance targets, for both handlers in one run, interleaved.
 
 Interleaving (ours, baseline, ours, ...) spreads whatever else the machine is doing over
 both handlers alike. Every measured pair is checked: a handler that failed to merge it

@@ -1,7 +1,7 @@
 """Throughput through the local SQS event source mapping against the API's concurrency cap.
 
 The mapping runs as many workers as the cap allows (ScalingConfig.MaximumConcurrency = the
-API's cap, as SPEC §1 wires it). Every pair carries the same two images, so the emulator
+API's cap, as the template wires it). Every pair carries the same two images, so the emulator
 answers from its cache and takes the configured latency, not its merge time, per call; a
 duplicate call is then a billed merge beyond one per finished pair. The first halves go first:
 lone halves, quick to handle, they start the workers, so the measured part, from the first

@@ -1,7 +1,7 @@
 """The face-fusion API's wire contract: error codes, their HTTP statuses, and response bodies.
 
-Everything here follows /work/shared/api/ailabtools-face-fusion.md; the emulator never
-invents a code that is not in that table.
+Everything here follows the API's published documentation of Merge Portraits and its
+response codes; the emulator never invents a code that is not in that table.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from local_stack.demo import API_KEY_VARIABLE, DOCS_MAX_BYTES
 from local_stack.demo_pairs import DEMO_PAIRS
 
 ROOT = Path(__file__).resolve().parents[2]
-BUDGET_S = 180  # the limit for `make demo` after installs
+BUDGET_S = 180  # the README's promise for `make demo` after installs
 # Two results count as visibly different when some 16x16 block differs by this much on
 # average (0-255 scale); JPEG noise between equal pictures stays under 10.
 BLOCK = 16

@@ -1,4 +1,4 @@
-"""Exactly once, nothing lost (SPEC §7): duplicates, redeliveries, races, replays, replaced
+"""Exactly once, nothing lost: duplicates, redeliveries, races, replays, replaced
 inputs, timed-out invocations, and the redrive after an operational fault."""
 
 from __future__ import annotations

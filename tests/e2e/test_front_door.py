@@ -1,4 +1,4 @@
-"""Through the front door: upload to S3, wait for result.json (SPEC §8, issue: local stack)."""
+"""Through the front door: upload to S3, wait for result.json (the README's local stack)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Nothing lost under load: many pairs through the local stack with random faults and a rate
-limit, then every pair accounted for (issue: exactly once, nothing lost).
+limit, then every pair accounted for.
 
 `make test` runs a small form (SOAK_PAIRS, default 24); `make soak` runs 240 pairs and
 prints the figures that the README quotes.

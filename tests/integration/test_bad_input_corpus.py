@@ -1,5 +1,5 @@
 """Bad and hostile input at the front door: each kind ends with a clear code, none crashes
-the function, none calls the API for a bad image, none is retried (SPEC §5, issue: bad input)."""
+the function, none calls the API for a bad image, none is retried."""
 
 from __future__ import annotations
 

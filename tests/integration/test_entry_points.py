@@ -1,5 +1,5 @@
-"""The other entry points (SPEC §3): direct S3, EventBridge, ad hoc, S3 Batch Operations;
-and exactly-once billing across them (SPEC §7)."""
+"""The other entry points: direct S3, EventBridge, ad hoc, S3 Batch Operations;
+and exactly-once billing across them."""
 
 from __future__ import annotations
 

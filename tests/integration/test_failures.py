@@ -1,4 +1,4 @@
-"""Every preflight rule and every class of API failure, through the handler (SPEC §5)."""
+"""Every preflight rule and every class of API failure, through the handler."""
 
 from __future__ import annotations
 

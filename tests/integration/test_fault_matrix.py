@@ -1,5 +1,5 @@
 """The fault matrix: every fault the emulator can inject, and S3 faults, end in the outcome
-SPEC §5 names. The README's table is generated from this test
+the README's error vocabulary names. The README's table is generated from this test
 (`UPDATE_README=1 make integration` rewrites it; otherwise a drift fails the test)."""
 
 from __future__ import annotations

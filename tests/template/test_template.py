@@ -109,7 +109,7 @@ def test_dependency_layer_is_built_for_python313_arm64(
 def test_function_environment_covers_every_configuration_variable(
     function_properties: dict[str, Any],
 ) -> None:
-    """SPEC section 6 variables, plus the input wiring, each fed by its parameter or resource."""
+    """Every documented environment variable, each fed by its parameter or resource."""
     assert function_properties["Environment"]["Variables"] == {
         "INPUT_BUCKET": ref("InputBucket"),
         "INPUT_PREFIX": ref("InputPrefix"),

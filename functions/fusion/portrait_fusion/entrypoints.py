@@ -1,4 +1,4 @@
-"""Each entry point of SPEC §3 as one method: outcomes and errors mapped to what its caller
+"""Each entry point as one method: outcomes and errors mapped to what its caller
 expects (SQS item failures, a raise for async S3/EventBridge retries, a document, or Batch
 Operations result codes). The error classification itself lives in one place: `Disposition`.
 """
@@ -34,7 +34,7 @@ class EntryPoints:
         self._batch_executor = batch_executor
 
     def handle(self, event: Any, invocation: Invocation) -> dict[str, Any]:
-        """Handle any supported event (SPEC §3)."""
+        """Handle any supported event kind."""
         kind = kind_of(event)
         logger.append_keys(event_kind=kind.value)
         logger.thread_safe_remove_keys(["pair_id"])  # the last invocation's, on this thread

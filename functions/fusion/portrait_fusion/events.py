@@ -14,7 +14,7 @@ from portrait_fusion.storage import ObjectRef
 
 
 class EventKind(StrEnum):
-    """The entry points of SPEC §3."""
+    """The entry points the function serves."""
 
     SQS = "sqs"
     S3 = "s3"

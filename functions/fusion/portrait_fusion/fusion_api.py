@@ -68,7 +68,7 @@ def new_session() -> requests.Session:
 
 
 class FusionApiClient:
-    """Calls the Merge Portraits endpoint; classifies and retries its failures (SPEC §5)."""
+    """Calls the Merge Portraits endpoint; classifies and retries its failures."""
 
     def __init__(
         self,
@@ -230,7 +230,7 @@ def _annotated(exc: ApiError, calls: int) -> ApiError:
 
 
 def _exhausted(exc: TransientApiError, calls: int) -> ApiError:
-    """After the last attempt a protocol error is final (SPEC: then failed, code kept)."""
+    """After the last attempt a protocol error is final (and keeps the code it got)."""
     if isinstance(exc, ProtocolError):
         final = PermanentApiError(
             f"{exc.message} (after {calls} attempts)",

@@ -57,5 +57,5 @@ def _traced() -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Entry point for every event kind (SPEC §3)."""
+    """Entry point for every event kind (the README's entry points)."""
     return _traced()(event, context)

@@ -1,7 +1,7 @@
 """Exactly-once billing: at most one API call per pair version, across every entry point.
 
 Built on the Powertools idempotency utility and its DynamoDB persistence layer. The key is
-the pair id, both inputs' ETags and version ids, and the similarity (SPEC §7); the stored
+the pair id, both inputs' ETags and version ids, and the similarity; the stored
 value is the pair's result document, which a replay returns without calling the API.
 """
 

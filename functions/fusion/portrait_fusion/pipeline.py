@@ -104,7 +104,7 @@ class PairRequest:
 
 
 class Pipeline:
-    """Turns object events and pair requests into outcomes (SPEC §2, §4, §5, §7)."""
+    """Turns object events and pair requests into outcomes."""
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ _FALSE = {"0", "false", "no", "off"}
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated configuration of the fusion function (SPEC §6)."""
+    """Validated configuration of the fusion function (the README's parameter table)."""
 
     output_bucket: str
     api_key_secret_id: str
