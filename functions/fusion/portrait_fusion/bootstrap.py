@@ -39,6 +39,9 @@ def lazy(factory: Callable[[], T]) -> Callable[[], T]:
     return get
 
 
+_SESSION_LOCK = threading.Lock()
+
+
 @cache
 def _boto3_session() -> Any:
     import boto3
@@ -57,7 +60,10 @@ def _client(service: str) -> Callable[[], Any]:
             connect_timeout=5,
             read_timeout=30,
         )
-        return _boto3_session().client(service, config=config)
+        # A boto3 Session is not thread-safe (its clients are): two messages of a batch may
+        # each be the first to need a client.
+        with _SESSION_LOCK:
+            return _boto3_session().client(service, config=config)
 
     return lazy(build)
 
