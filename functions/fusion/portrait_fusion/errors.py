@@ -42,6 +42,7 @@ class FusionError(Exception):
         http_status: int | None = None,
         request_id: str | None = None,
         log_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -50,6 +51,9 @@ class FusionError(Exception):
         self.http_status = http_status
         self.request_id = request_id
         self.log_id = log_id
+        # Seconds before another attempt is worth making, when the cause says so (a
+        # `Retry-After` header, a spent budget); None leaves the choice to the retry policy.
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:
