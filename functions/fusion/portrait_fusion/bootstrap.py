@@ -14,9 +14,12 @@ from functools import cache
 from typing import Any, TypeVar
 
 from portrait_fusion.api_key import ApiKeyProvider
+from portrait_fusion.completion_events import EventBridgePublisher, EventPublisher, NoEvents
 from portrait_fusion.entrypoints import EntryPoints
 from portrait_fusion.fusion_api import FusionApiClient, new_session
 from portrait_fusion.idempotency import OnceGuard
+from portrait_fusion.partner_sweep import PartnerSweep
+from portrait_fusion.pending_partners import PendingPartners
 from portrait_fusion.pipeline import Pipeline
 from portrait_fusion.settings import Settings
 from portrait_fusion.storage import S3Storage
@@ -91,17 +94,38 @@ def build_app(settings: Settings) -> App:
         max_attempts=settings.api_max_attempts,
     )
     dynamodb = _client("dynamodb")
+    s3 = _client("s3")
     once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb()))
     pipeline = Pipeline(
         settings,
-        S3Storage(_client("s3")),
+        S3Storage(s3),
         api,
         once,
         # Two pairs of a batch at a time, each reading two inputs and preflighting at once.
         ThreadPoolExecutor(max_workers=4, thread_name_prefix="pair-io"),
+        events=completion_publisher(settings),
+        pending=PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),
     )
     batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
     return App(EntryPoints(pipeline, batch), once)
+
+
+def completion_publisher(settings: Settings) -> EventPublisher:
+    """Completion events on EVENT_BUS_NAME; none when it is empty."""
+    if not settings.event_bus_name:
+        return NoEvents()
+    return EventBridgePublisher(_client("events"), settings.event_bus_name)
+
+
+def build_sweep(settings: Settings) -> PartnerSweep:
+    """Wire the partner-timeout sweep: S3 and the event bus (no API, no DynamoDB)."""
+    s3 = _client("s3")
+    return PartnerSweep(
+        settings,
+        S3Storage(s3),
+        PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),
+        completion_publisher(settings),
+    )
 
 
 class _LazyOnceGuard:

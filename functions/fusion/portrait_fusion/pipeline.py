@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import Any
 
 from portrait_fusion import preflight
+from portrait_fusion.completion_events import EventPublisher, NoEvents, completion_event
+from portrait_fusion.correlation import correlation_id
 from portrait_fusion.errors import (
     ConfigurationError,
     Disposition,
@@ -27,6 +29,7 @@ from portrait_fusion.fusion_api import FusionApiClient, FusionResult, Upload
 from portrait_fusion.idempotency import OnceGuard
 from portrait_fusion.observability import count, count_failure, logger
 from portrait_fusion.pairing import Half, PairNaming, Role
+from portrait_fusion.pending_partners import PendingPartners
 from portrait_fusion.result_document import FunctionInfo, PairRecord, encode
 from portrait_fusion.settings import Settings
 from portrait_fusion.similarity import resolve_similarity
@@ -113,7 +116,12 @@ class Pipeline:
         api: FusionApiClient,
         once: OnceGuard,
         executor: ThreadPoolExecutor,
+        *,
+        events: EventPublisher | None = None,
+        pending: PendingPartners | None = None,
     ) -> None:
+        self._events = events or NoEvents()
+        self._pending = pending
         self._settings = settings
         self._storage = storage
         self._api = api
@@ -144,6 +152,8 @@ class Pipeline:
                 "lone half: waiting for its partner",
                 extra={"role": half.role.value, "key": ref.key},
             )
+            if self._pending is not None:
+                self._pending.record(half, ref)
             return Outcome(
                 Status.WAITING, half.pair_id, detail=f"waiting for the {half.role.partner.value}"
             )
@@ -190,6 +200,7 @@ class Pipeline:
                 inputs[1].head.metadata,
                 self._settings.default_source_similarity,
             )
+            record.correlation_id = correlation_id(inputs[0].head.metadata, inputs[1].head.metadata)
         except FusionError as exc:
             if exc.disposition is not Disposition.FAIL:
                 raise
@@ -246,6 +257,7 @@ class Pipeline:
                 self._write_result(record, result)
                 document = record.to_document()
                 self._write_document(record, document)
+            self._announce(record, document)
         except FusionError as exc:
             if exc.disposition is not Disposition.FAIL:
                 count_failure("PairsHandedBack", exc.code)
@@ -311,6 +323,11 @@ class Pipeline:
     def _write_document(self, record: PairRecord, document: dict[str, Any]) -> None:
         self._put(self._output_key(record, "result.json"), encode(document), "application/json")
 
+    def _announce(self, record: PairRecord, document: dict[str, Any]) -> None:
+        """Publish the outcome whose document was just written (a replay never gets here)."""
+        key = self._output_key(record, "result.json")
+        self._events.publish(completion_event(document, self._settings.output_bucket, key))
+
     def _put(self, key: str, body: bytes, content_type: str) -> None:
         # A result was billed already: try hard before handing the pair back.
         for attempt in range(1, _OUTPUT_WRITE_TRIES + 1):
@@ -329,6 +346,7 @@ class Pipeline:
             count("PreflightRejects")
         logger.warning("pair failed", extra={"error": document["error"]})
         self._write_document(record, document)
+        self._announce(record, document)
         return Outcome.of(document)
 
     def _parallel(self, fn: Callable[[Any], Any], first: Any, second: Any) -> list[Any]:

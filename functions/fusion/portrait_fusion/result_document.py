@@ -39,6 +39,7 @@ class PairRecord:
     timings_ms: dict[str, int] = field(default_factory=dict)
     api: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+    correlation_id: str | None = None
 
     def input_entry(self, role: str) -> dict[str, Any]:
         """The document's `inputs.<role>` entry: what was read, and what was sent."""
@@ -79,6 +80,7 @@ class PairRecord:
                 "template": self.input_entry("template"),
             },
             "source_similarity": self.source_similarity,
+            "correlation_id": self.correlation_id,
             "result": None if error else self.result,
             "error": _error_entry(error) if error else None,
             "api": api,

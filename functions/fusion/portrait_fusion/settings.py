@@ -37,6 +37,8 @@ class Settings:
     api_max_attempts: int = 4
     secret_max_age_seconds: int = 300
     auto_fit: bool = True
+    event_bus_name: str | None = None  # None: no completion events
+    partner_timeout_minutes: float = 1440.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -60,6 +62,11 @@ class Settings:
                 reader.number("SECRET_MAX_AGE_SECONDS", 300, low=0, high=86400, integer=True)
             ),
             auto_fit=reader.flag("AUTO_FIT", default=True),
+            event_bus_name=reader.optional("EVENT_BUS_NAME"),
+            # Fractions of a minute let tests expire a half within seconds.
+            partner_timeout_minutes=reader.number(
+                "PARTNER_TIMEOUT_MINUTES", 1440.0, low=0.01, high=525600.0
+            ),
         )
         settings.check_no_trigger_loop()
         return settings

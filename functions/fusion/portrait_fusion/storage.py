@@ -104,6 +104,20 @@ class S3Storage:
         except BotoCoreError as exc:
             raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
 
+    def write_if_absent(self, bucket: str, key: str, body: bytes, content_type: str) -> bool:
+        """Store an object only where none exists yet (S3's If-None-Match); False if one did."""
+        try:
+            self._client.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            if _error_code(exc) in {"PreconditionFailed", "412"}:
+                return False
+            raise _storage_error(f"cannot write s3://{bucket}/{key}", exc, Stage.OUTPUT) from exc
+        except BotoCoreError as exc:
+            raise _storage_error(f"cannot write s3://{bucket}/{key}", exc, Stage.OUTPUT) from exc
+        return True
+
     def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         """Store one output object."""
         try:
@@ -127,3 +141,8 @@ def _storage_error(what: str, exc: Exception, stage: Stage) -> StorageError:
     error = StorageError(f"{what}: {detail}", code="STORAGE_ERROR")
     error.stage = stage
     return error
+
+
+def storage_error(what: str, exc: Exception, stage: Stage) -> StorageError:
+    """A `StorageError` naming what failed and S3's error code, for other S3 adapters."""
+    return _storage_error(what, exc, stage)
