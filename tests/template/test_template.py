@@ -47,12 +47,17 @@ def as_list(value: Any) -> list[Any]:
 
 
 def role_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every statement of an AWS::IAM::Role's inline policies."""
-    return [
-        statement
-        for policy in role["Properties"].get("Policies", [])
-        for statement in policy["PolicyDocument"]["Statement"]
-    ]
+    """Every statement of an AWS::IAM::Role's inline policies (a conditional one, `!If [c,
+    statement, !Ref AWS::NoValue]`, counts as granted: the widest the role can be)."""
+    statements = []
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement:
+                _, granted, otherwise = statement["Fn::If"]
+                assert otherwise == NO_VALUE, statement
+                statement = granted
+            statements.append(statement)
+    return statements
 
 
 def normalized(statements: list[dict[str, Any]]) -> list[str]:
@@ -127,6 +132,8 @@ def test_function_environment_covers_every_configuration_variable(
         "POWERTOOLS_SERVICE_NAME": "portrait-fusion",
         "POWERTOOLS_METRICS_NAMESPACE": "PortraitFusion",
         "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
+        "EVENT_BUS_NAME": ref("EventBusName"),
+        "PARTNER_TIMEOUT_MINUTES": ref("PartnerTimeoutMinutes"),
     }
 
 
@@ -174,6 +181,10 @@ def test_api_timeout_cannot_exceed_the_function_timeout(
 
 # ----------------------------------------------------------------------------- least privilege
 
+EVENT_BUS_ARN = sub(
+    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
+)
+
 FUNCTION_GRANTS = [
     allow(["logs:CreateLogStream", "logs:PutLogEvents"], getatt("FusionFunctionLogGroup")),
     allow(["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
@@ -193,6 +204,27 @@ FUNCTION_GRANTS = [
         ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         getatt("IdempotencyTable"),
     ),
+    allow(["s3:PutObject"], sub("${OutputBucket.Arn}/partner-timeouts/*")),
+    allow(["events:PutEvents"], EVENT_BUS_ARN),
+]
+
+SWEEP_GRANTS = [
+    allow(["logs:CreateLogStream", "logs:PutLogEvents"], getatt("PartnerSweepFunctionLogGroup")),
+    allow(["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
+    allow(
+        ["s3:ListBucket"],
+        getatt("OutputBucket"),
+        {"StringLike": {"s3:prefix": "partner-timeouts/*"}},
+    ),
+    allow(["s3:DeleteObject", "s3:GetObject"], sub("${OutputBucket.Arn}/partner-timeouts/*")),
+    allow(["s3:GetObject", "s3:GetObjectVersion"], sub("${InputBucket.Arn}/${InputPrefix}*")),
+    allow(
+        ["s3:ListBucket"],
+        getatt("InputBucket"),
+        {"StringLike": {"s3:prefix": sub("${InputPrefix}*")}},
+    ),
+    allow(["s3:GetObject", "s3:PutObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
+    allow(["events:PutEvents"], EVENT_BUS_ARN),
 ]
 
 BATCH_OPERATIONS_GRANTS = [
@@ -214,6 +246,7 @@ ACTIONS_WITHOUT_RESOURCE_SCOPE = {"xray:PutTraceSegments", "xray:PutTelemetryRec
     [
         ("FusionFunctionRole", "lambda.amazonaws.com", FUNCTION_GRANTS),
         ("BatchOperationsRole", "batchoperations.s3.amazonaws.com", BATCH_OPERATIONS_GRANTS),
+        ("PartnerSweepFunctionRole", "lambda.amazonaws.com", SWEEP_GRANTS),
     ],
 )
 def test_role_grants_exactly_the_scoped_permissions(
@@ -541,6 +574,11 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         "LogRetentionDays": 30,
         "LogLevel": "INFO",
         "AlarmTopicArn": "",
+        "EventBusName": "default",
+        "PartnerTimeoutMinutes": 1440,
+        "PartnerSweepMinutes": 15,
+        "CompletionWebhookUrl": "",
+        "CompletionWebhookToken": "",
     }
 
 
@@ -561,6 +599,12 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         ("OutputPrefix", "", False),
         ("AlarmTopicArn", "arn:aws:sns:eu-west-1:123456789012:ops-alerts", True),
         ("AlarmTopicArn", "arn:aws:sqs:eu-west-1:123456789012:ops-alerts", False),
+        ("EventBusName", "", True),
+        ("EventBusName", "orders-bus", True),
+        ("EventBusName", "arn:aws:events:us-east-1:123456789012:event-bus/x", False),
+        ("CompletionWebhookUrl", "", True),
+        ("CompletionWebhookUrl", "https://hooks.example.com/pairs", True),
+        ("CompletionWebhookUrl", "http://hooks.example.com/pairs", False),
     ],
 )
 def test_parameter_pattern_rejects_unsafe_values(
@@ -584,6 +628,7 @@ def test_outputs_name_every_resource_a_user_or_test_looks_up(template: dict[str,
         "ApiKeySecretArn": ref("ApiKeySecret"),
         "IdempotencyTableName": ref("IdempotencyTable"),
         "BatchOperationsRoleArn": getatt("BatchOperationsRole"),
+        "PartnerSweepFunctionName": ref("PartnerSweepFunction"),
     }
 
 
@@ -594,3 +639,75 @@ def test_samconfig_defaults_suit_a_guided_deploy(repo_root: Path) -> None:
     assert deploy["stack_name"] == "portrait-fusion"
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert deploy["resolve_s3"] is True
+
+
+# ----------------------------------------------------------------------------- completion events
+
+
+def test_event_publishing_is_granted_only_while_a_bus_is_named(
+    resources: dict[str, Any], template: dict[str, Any]
+) -> None:
+    """An empty EventBusName turns events off: no PutEvents grant on a bus named ''."""
+    assert template["Conditions"]["HasEventBus"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("EventBusName"), ""]}]
+    }
+    for role_id in ("FusionFunctionRole", "PartnerSweepFunctionRole"):
+        statements = resources[role_id]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        conditional = [s["Fn::If"] for s in statements if "Fn::If" in s]
+        assert [(c[0], c[1]["Action"]) for c in conditional] == [
+            ("HasEventBus", "events:PutEvents")
+        ]
+
+
+def test_the_sweep_runs_on_a_schedule_with_the_partner_timeout(
+    resources: dict[str, Any],
+) -> None:
+    sweep = resources["PartnerSweepFunction"]["Properties"]
+    assert sweep["Handler"] == "portrait_fusion.sweep_handler.lambda_handler"
+    assert sweep["Role"] == getatt("PartnerSweepFunctionRole")
+    variables = sweep["Environment"]["Variables"]
+    assert variables["PARTNER_TIMEOUT_MINUTES"] == ref("PartnerTimeoutMinutes")
+    assert variables["EVENT_BUS_NAME"] == ref("EventBusName")
+    assert variables["OUTPUT_PREFIX"] == ref("OutputPrefix")
+    assert variables["PAIR_PATTERN"] == ref("PairPattern")
+    schedule = sweep["Events"]["PartnerSweepSchedule"]
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == sub(
+        "rate(${PartnerSweepMinutes} minutes)"
+    )
+
+
+def test_the_webhook_exists_only_with_a_url_and_forwards_every_pipeline_event(
+    resources: dict[str, Any], template: dict[str, Any]
+) -> None:
+    webhook = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if logical_id.startswith("CompletionWebhook")
+    }
+    assert {r["Type"] for r in webhook.values()} == {
+        "AWS::Events::Connection",
+        "AWS::Events::ApiDestination",
+        "AWS::IAM::Role",
+        "AWS::Events::Rule",
+    }
+    assert all(r["Condition"] == "HasCompletionWebhook" for r in webhook.values())
+    condition = template["Conditions"]["HasCompletionWebhook"]["Fn::And"]
+    assert {"Condition": "HasEventBus"} in condition
+    destination = resources["CompletionWebhookDestination"]["Properties"]
+    assert destination["InvocationEndpoint"] == ref("CompletionWebhookUrl")
+    assert destination["HttpMethod"] == "POST"
+    rule = resources["CompletionWebhookRule"]["Properties"]
+    assert rule["EventBusName"] == ref("EventBusName")
+    assert rule["EventPattern"] == {"source": ["portrait-fusion"]}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == getatt("CompletionWebhookDestination")
+    assert target["RoleArn"] == getatt("CompletionWebhookRole")
+    assert role_statements(resources["CompletionWebhookRole"]) == [
+        {
+            "Sid": "InvokeWebhook",
+            "Effect": "Allow",
+            "Action": "events:InvokeApiDestination",
+            "Resource": getatt("CompletionWebhookDestination"),
+        }
+    ]
