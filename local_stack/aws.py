@@ -21,6 +21,8 @@ from moto.server import ThreadedMotoServer
 
 from local_stack.account import ACCOUNT_ID, REGION
 from local_stack.cfn import Template, TemplateError, is_true, to_text
+from local_stack.event_bus import subscribe_queue
+from local_stack.sweep import SweepFunction, sweep_function
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -139,6 +141,10 @@ class LocalStack:
     max_receive_count: int
     batch_size: int
     max_concurrency: int
+    events_queue_url: str | None = None
+    """Where the rule on EVENT_BUS_NAME delivers every pipeline event; None with no bus."""
+    sweep: SweepFunction | None = None
+    """The partner-timeout sweep's handler and schedule."""
 
 
 def provision(
@@ -194,6 +200,10 @@ def provision(
     )
     event = _sqs_event_properties(function, queue["QueueArn"])
     variables = function.get("Environment", {}).get("Variables", {})
+    bus_name = to_text(variables.get("EVENT_BUS_NAME", ""))
+    events_queue_url = (
+        subscribe_queue(client("events"), sqs, bus_name, names_prefix) if bus_name else None
+    )
     return LocalStack(
         endpoint_url=endpoint_url,
         region=REGION,
@@ -212,6 +222,8 @@ def provision(
         max_receive_count=int(json.loads(queue["RedrivePolicy"])["maxReceiveCount"]),
         batch_size=int(event.get("BatchSize", DEFAULT_BATCH_SIZE)),
         max_concurrency=int(event["ScalingConfig"]["MaximumConcurrency"]),
+        events_queue_url=events_queue_url,
+        sweep=sweep_function(template),
     )
 
 

@@ -48,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     up_.add_argument("--visibility-timeout", type=int, help="seconds; default: the template's")
     up_.add_argument("--handler", help="default: FusionFunction's Handler in the template")
     up_.add_argument("--log-file", type=Path, help="function logs; default: stderr")
+    up_.add_argument(
+        "--partner-timeout-minutes",
+        type=int,
+        help="minutes a lone half waits for its partner; default: the template's",
+    )
+    up_.add_argument(
+        "--sweep-minutes",
+        type=float,
+        help="how often the partner-timeout sweep runs (fractions allowed); "
+        "default: the template's PartnerSweepMinutes",
+    )
     return parser
 
 
@@ -60,7 +71,11 @@ def up(args: argparse.Namespace) -> int:
     # Template parameters, checked against the template's constraints like a deploy would.
     overrides = {
         name: str(value)
-        for name, value in (("BatchSize", args.batch_size), ("MaxConcurrency", args.concurrency))
+        for name, value in (
+            ("BatchSize", args.batch_size),
+            ("MaxConcurrency", args.concurrency),
+            ("PartnerTimeoutMinutes", args.partner_timeout_minutes),
+        )
         if value is not None
     }
     with running_stack(
@@ -73,6 +88,7 @@ def up(args: argparse.Namespace) -> int:
         visibility_timeout=args.visibility_timeout,
         handler=args.handler,
         log_file=args.log_file,
+        sweep_interval_s=None if args.sweep_minutes is None else args.sweep_minutes * 60,
     ) as running:
         stack = running.stack
         _print_exports(stack, running.function_env)
@@ -98,6 +114,8 @@ def _print_exports(stack: LocalStack, env: dict[str, str]) -> None:
         "FUSION_API_URL": env["FUSION_API_URL"],
         "REQUESTS_CA_BUNDLE": env["REQUESTS_CA_BUNDLE"],
     }
+    if stack.events_queue_url:
+        exports["FUSION_EVENTS_QUEUE_URL"] = stack.events_queue_url
     print("# the local stack is up; in another shell:")
     for name, value in exports.items():
         print(f"export {name}={shlex.quote(value)}")

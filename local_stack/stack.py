@@ -11,9 +11,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_stack.aws import LocalStack, provision, start_moto
+from local_stack.aws import LocalStack, aws_env, provision, start_moto
 from local_stack.emulator import Faults, FusionEmulator
 from local_stack.esm import EventSourceMapping
+from local_stack.sweep import SweepTimer
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class RunningStack:
     esm: EventSourceMapping
     emulator: FusionEmulator | None
     """None when the function calls the real API."""
+    sweep: SweepTimer | None = None
+    """The partner-timeout sweep on its timer."""
 
 
 @contextlib.contextmanager
@@ -42,6 +45,7 @@ def running_stack(
     visibility_timeout: int | None = None,
     handler: str | None = None,
     log_file: Path | None = None,
+    sweep_interval_s: float | None = None,
 ) -> Iterator[RunningStack]:
     """Start moto, provision it from ``template``, start the API side and the mapping.
 
@@ -49,7 +53,9 @@ def running_stack(
     template's default FusionApiUrl (the AILabTools API) and trusts the system's CAs;
     otherwise an HTTPS emulator accepting ``api_key`` (with ``faults``) stands in for it.
     ``overrides`` are template parameter overrides; the other arguments are those of
-    :func:`~local_stack.aws.provision` and :class:`~local_stack.esm.EventSourceMapping`.
+    :func:`~local_stack.aws.provision` and :class:`~local_stack.esm.EventSourceMapping`;
+    the partner-timeout sweep runs every ``sweep_interval_s`` seconds (default: the
+    template's PartnerSweepMinutes).
     Everything is stopped on exit, the mapping first so in-flight invocations can finish.
     """
     with contextlib.ExitStack() as running:
@@ -87,4 +93,14 @@ def running_stack(
                 log_file=log_file,
             )
         )
-        yield RunningStack(stack=stack, function_env=env, esm=esm, emulator=emulator)
+        sweep = None
+        if stack.sweep is not None:
+            sweep = running.enter_context(
+                SweepTimer(
+                    stack.sweep,
+                    env={**env, **aws_env(stack.endpoint_url, stack.region)},
+                    interval_s=sweep_interval_s,
+                    log_file=log_file,
+                )
+            )
+        yield RunningStack(stack=stack, function_env=env, esm=esm, emulator=emulator, sweep=sweep)

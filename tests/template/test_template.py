@@ -51,12 +51,13 @@ def role_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
     statement, !Ref AWS::NoValue]`, counts as granted: the widest the role can be)."""
     statements = []
     for policy in role["Properties"].get("Policies", []):
-        for statement in policy["PolicyDocument"]["Statement"]:
-            if "Fn::If" in statement:
-                _, granted, otherwise = statement["Fn::If"]
-                assert otherwise == NO_VALUE, statement
-                statement = granted
-            statements.append(statement)
+        for declared in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in declared:
+                _, granted, otherwise = declared["Fn::If"]
+                assert otherwise == NO_VALUE, declared
+                statements.append(granted)
+            else:
+                statements.append(declared)
     return statements
 
 
