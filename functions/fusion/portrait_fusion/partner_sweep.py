@@ -69,8 +69,8 @@ class PartnerSweep:
             verdict = self._settle(marker, context.function)
             self._pending.forget(marker)
             summary[verdict] += 1
-        if summary[Verdict.EXPIRED]:
-            count("PairsExpired", summary[Verdict.EXPIRED])
+        count("PairsExpired", summary[Verdict.EXPIRED])
+        count("LoneHalvesSettled", sum(summary.values()))
         logger.info("partner sweep done", extra={"verdicts": dict(summary)})
         return dict(summary)
 
