@@ -31,7 +31,7 @@ import boto3
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from local_stack import contact_sheet
+from local_stack import contact_sheet, demo_events
 from local_stack.aws import DUMMY_CREDENTIALS, LocalStack
 from local_stack.cfn import TemplateError
 from local_stack.demo_pairs import DEMO_PAIRS, DemoPair, Role
@@ -113,13 +113,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as running:
             api_used = _announce(running, time.monotonic() - started)
             outcomes = _run_pairs(running.stack, running.function_env, out, args.timeout)
+            pair_ids = [pair.pair_id for pair in DEMO_PAIRS]
+            events = demo_events.collect(running.stack, pair_ids)
     except (TemplateError, OSError) as exc:  # a template the stack cannot run, a busy port
         print(f"demo: error: {exc}", file=sys.stderr)
         return 1
     _draw(outcomes, out, api_used, args.docs, args.timeout)
     _print_summary(outcomes)
+    demo_events.report(events, pair_ids, out)
     print(
-        f"\nresults, result.json and contact-sheet.png: {out}/<pair-id>/; "
+        f"\nresults, result.json and contact-sheet.png: {out}/<pair-id>/; events: "
+        f"{out / 'events.json'}; "
         f"overview: {out / 'overview.png'}; function log: {log_file}"
     )
     if args.docs:
@@ -213,6 +217,8 @@ def _upload(s3: Any, bucket: str, prefix: str) -> None:
             role = _other(pair.first) if second else pair.first
             image = pair.image(role)
             metadata = {}
+            if role == "target":  # echoed in result.json and the completion event
+                metadata["correlation-id"] = f"demo-{pair.pair_id}"
             if role == "target" and pair.similarity is not None:
                 metadata["source-similarity"] = str(pair.similarity)
             s3.put_object(
