@@ -19,6 +19,7 @@ from PIL import Image
 
 from local_stack.demo import API_KEY_VARIABLE, DOCS_MAX_BYTES
 from local_stack.demo_pairs import DEMO_PAIRS
+from tests.completion import assert_valid_event
 
 ROOT = Path(__file__).resolve().parents[2]
 BUDGET_S = 180  # the README's promise for `make demo` after installs
@@ -139,3 +140,19 @@ def result_pixels(folder: Path) -> np.ndarray[Any, np.dtype[np.float32]]:
     document = json.loads((folder / "result.json").read_text())
     with Image.open(folder / document["result"]["key"].rsplit("/", 1)[-1]) as image:
         return np.asarray(image.convert("RGB"), dtype=np.float32)
+
+
+def test_the_demo_prints_and_keeps_one_completion_event_per_pair(demo: DemoRun) -> None:
+    lines = demo.completed.stdout.splitlines()
+    start = lines.index("events received (EventBridge rule -> local queue):") + 1
+    printed = {line.split()[0]: line for line in lines[start : start + len(DEMO_PAIRS)]}
+    assert sorted(printed) == sorted(pair.pair_id for pair in DEMO_PAIRS)
+    events = json.loads((demo.out / "events.json").read_text())
+    assert sorted(e["detail"]["pair_id"] for e in events) == sorted(printed)
+    for event in events:
+        assert_valid_event(event)
+        pair_id = event["detail"]["pair_id"]
+        document = json.loads((demo.out / pair_id / "result.json").read_text())
+        assert event["detail"]["status"] == document["status"]
+        assert event["detail"]["correlation_id"] == document["correlation_id"] == f"demo-{pair_id}"
+        assert event["detail"]["event_id"] in printed[pair_id]
