@@ -224,7 +224,7 @@ SWEEP_GRANTS = [
         getatt("InputBucket"),
         {"StringLike": {"s3:prefix": sub("${InputPrefix}*")}},
     ),
-    allow(["s3:GetObject", "s3:PutObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
+    allow(["s3:PutObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
     allow(["events:PutEvents"], EVENT_BUS_ARN),
 ]
 

@@ -105,13 +105,14 @@ class S3Storage:
             raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
 
     def write_if_absent(self, bucket: str, key: str, body: bytes, content_type: str) -> bool:
-        """Store an object only where none exists yet (S3's If-None-Match); False if one did."""
+        """Store an object only where none exists yet (S3's If-None-Match); False if one did,
+        or if another write to the same key was under way (409: that one is the outcome)."""
         try:
             self._client.put_object(
                 Bucket=bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
             )
         except ClientError as exc:
-            if _error_code(exc) in {"PreconditionFailed", "412"}:
+            if _error_code(exc) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
                 return False
             raise _storage_error(f"cannot write s3://{bucket}/{key}", exc, Stage.OUTPUT) from exc
         except BotoCoreError as exc:
