@@ -6,7 +6,8 @@ DLQ is delivered again and completes. Works against AWS and against the local st
 same server-side; this tool exists for the local stack, where that API is not emulated.
 
     python -m ops.redrive --queue-url URL --dlq-url URL [--limit N]
-    (or FUSION_QUEUE_URL / FUSION_DLQ_URL in the environment, as `make stack` prints them; `make redrive`)
+    (or FUSION_QUEUE_URL / FUSION_DLQ_URL in the environment, as `make stack` prints
+    them; `make redrive`)
 """
 
 from __future__ import annotations

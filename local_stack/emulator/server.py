@@ -113,6 +113,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.info("%s %s", self.address_string(), format % args)
 
+    def log_error(self, format: str, *args: Any) -> None:
+        # The standard handler reports the idle timeout of a keep-alive connection (the
+        # normal end of a pooled client's connection) as "Request timed out"; it is no error.
+        if format.startswith("Request timed out"):
+            logger.debug("%s: idle keep-alive connection closed", self.address_string())
+            return
+        super().log_error(format, *args)
+
     def _route(self, method: str) -> None:
         service = self.server.service
         try:
