@@ -274,7 +274,7 @@ class FusionEmulator:
             self._workdir = tempfile.TemporaryDirectory(prefix="fusion-emulator-")
             files = tls_files.issue(Path(self._workdir.name))
             self._ca_bundle = files.ca_bundle
-            self._server.ssl_context = tls_files.server_context(files)
+            self._server.ssl_context = files.server_context
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
