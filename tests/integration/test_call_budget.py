@@ -65,9 +65,9 @@ class Environment:
 
 
 def upload_pair(buckets: Buckets, pair_id: str, number: int = 0) -> None:
-    # A different template per pair: none is a re-use of another.
-    buckets.upload(pair_id, "target", images.as_jpeg())
-    buckets.upload(pair_id, "template", images.as_png(size=(300 + number, 300)))
+    # A different target per pair: none is a re-use of another.
+    buckets.upload(pair_id, "target", images.as_jpeg(quality=80 + number))
+    buckets.upload(pair_id, "template", images.as_png())
 
 
 def pair_event(stack: LocalStack, pair_id: str) -> dict[str, Any]:
@@ -183,7 +183,10 @@ def test_calls_that_were_not_billed_give_their_unit_back(
 def test_a_tenant_budget_caps_each_tenant_on_its_own(
     configure: Any, stack: LocalStack, buckets: Buckets, emulator: FusionEmulator, dynamodb: Any
 ) -> None:
-    pattern = r"^incoming/(?P<pair>(?P<tenant>[a-z]+)-[^/]+)/(?i:(?P<role>target|template))\.(?i:jpe?g|png)$"
+    pattern = (
+        r"^incoming/(?P<pair>(?P<tenant>[a-z]+)-[^/]+)/"
+        r"(?i:(?P<role>target|template))\.(?i:jpe?g|png)$"
+    )
     configure(PAIR_PATTERN=pattern, DAILY_CALL_BUDGET="10", TENANT_DAILY_CALL_BUDGET="1")
     clock = Clock(a_day_of_its_own())
     environment = Environment(clock)
