@@ -95,6 +95,8 @@ def test_soak_accounts_for_every_pair(
         "api_calls": stats["calls"],
         "api_merges": stats["merges"],
         "duplicate_merges": stats["duplicates"],
+        # Every billed call (HTTP 200) per result delivered; 1.00 means nothing paid twice.
+        "paid_calls_per_result": round(stats["merges"] / max(1, tally["succeeded"]), 2),
         "calls_by_outcome": stats["by_outcome"],
         "fault_rate": FAULT_RATE,
         "api_concurrency_cap": CONCURRENCY_CAP,
@@ -104,6 +106,7 @@ def test_soak_accounts_for_every_pair(
         "pairs_per_second": round(PAIRS / elapsed, 2),
     }
     print("\nsoak:", json.dumps(figures, indent=2))
+    print(f"paid calls per delivered result: {figures['paid_calls_per_result']:.2f}")
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps(figures, indent=2) + "\n")
 
