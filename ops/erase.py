@@ -15,13 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import boto3
-
-# The erasure itself lives in the function package, where an HTTP DELETE of a pair calls it
-# too; put it on the path so `python -m ops.erase` works from the repository's root.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions" / "fusion"))
 
 from portrait_fusion.erasure import PairLocations, erase_pair
 
