@@ -257,3 +257,23 @@ def test_a_half_whose_partner_came_in_time_never_expires(
     assert [e["detail-type"] for e in event_log.for_pair(pair_id)] == ["Pair Succeeded"]
     document = buckets.document(pair_id)
     assert document is not None and document["status"] == "succeeded"
+
+
+def test_a_result_re_used_for_an_identical_request_is_announced_too(
+    function: Any, configure: Any, buckets: Buckets, event_log: EventLog, emulator: Any
+) -> None:
+    configure(REUSE_IDENTICAL_RESULTS="true")
+    target, template = images.as_jpeg(quality=43), images.as_png()  # bytes no other test sends
+    first, second = unique_pair("event-reuse"), unique_pair("event-reuse")
+    for pair_id in (first, second):
+        buckets.upload(pair_id, "target", target)
+        buckets.upload(pair_id, "template", template, "png")
+        function.deliver()
+    assert emulator.stats()["merges"] == 1
+    copy = buckets.document(second)
+    assert copy is not None and copy["reused_from"] == first
+    (event,) = event_log.for_pair(second)
+    assert_valid_event(event)
+    assert event["detail-type"] == "Pair Succeeded"
+    assert event["detail"]["result"]["key"] == copy["result"]["key"]
+    assert event["detail"]["event_id"] != event_log.for_pair(first)[0]["detail"]["event_id"]
