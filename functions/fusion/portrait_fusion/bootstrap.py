@@ -17,6 +17,7 @@ from portrait_fusion.api_key import ApiKeyProvider
 from portrait_fusion.entrypoints import EntryPoints
 from portrait_fusion.fusion_api import FusionApiClient, new_session
 from portrait_fusion.idempotency import OnceGuard
+from portrait_fusion.paid_calls import DynamoDBPaidCallMarks
 from portrait_fusion.pipeline import Pipeline
 from portrait_fusion.settings import Settings
 from portrait_fusion.storage import S3Storage
@@ -83,14 +84,15 @@ def build_app(settings: Settings) -> App:
     keys = ApiKeyProvider(
         _client("secretsmanager"), settings.api_key_secret_id, settings.secret_max_age_seconds
     )
+    dynamodb = _client("dynamodb")
     api = FusionApiClient(
         new_session(),
         settings.fusion_api_url,
         keys,
         timeout_seconds=settings.api_timeout_seconds,
         max_attempts=settings.api_max_attempts,
+        marks=DynamoDBPaidCallMarks(settings.idempotency_table, dynamodb),
     )
-    dynamodb = _client("dynamodb")
     once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb()))
     pipeline = Pipeline(
         settings,

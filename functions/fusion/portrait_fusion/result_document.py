@@ -69,6 +69,7 @@ class PairRecord:
                 "log_id": error.log_id,
                 "attempts": error.attempts,
                 "latency_ms": None,
+                "unusable_request_ids": list(error.unusable_request_ids),
             }
         return {
             "schema_version": SCHEMA_VERSION,
