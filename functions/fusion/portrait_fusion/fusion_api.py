@@ -1,10 +1,9 @@
-"""The AILabTools face-fusion client: streamed multipart, keep-alive, retries as the provider
-advises (`retry_policy`), and the paid-call bound on unusable 200s (`paid_calls`)."""
+"""The AILabTools face-fusion client: retries as the provider advises (`retry_policy`), a key
+re-read on 401, and the paid-call bound on unusable 200s (`paid_calls`); each call itself is
+`fusion_call`'s."""
 
 from __future__ import annotations
 
-import binascii
-import io
 import random
 import threading
 import time
@@ -12,17 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
-from requests_toolbelt import MultipartEncoder
 
 from portrait_fusion.api_codes import AUTH_CODES, rule_for
-from portrait_fusion.api_errors import (
-    API_TIMEOUT,
-    CONNECTION_ERROR,
-    INVALID_RESPONSE,
-    ApiSuccess,
-    ProtocolError,
-    interpret,
-)
+from portrait_fusion.api_errors import INVALID_RESPONSE, ProtocolError
 from portrait_fusion.api_key import ApiKey, ApiKeyProvider
 from portrait_fusion.errors import (
     ApiError,
@@ -31,36 +22,16 @@ from portrait_fusion.errors import (
     PermanentApiError,
     TransientApiError,
 )
+from portrait_fusion.fusion_call import Answer, FusionCall, Upload, new_session
 from portrait_fusion.observability import count
 from portrait_fusion.paid_calls import UNUSABLE_LIMIT, InMemoryPaidCallMarks, PaidCallMarks
-from portrait_fusion.preflight import ImageInfo, read_header
-from portrait_fusion.retry_policy import Backoff, parse_retry_after
-from portrait_fusion.similarity import form_value
+from portrait_fusion.preflight import ImageInfo
+from portrait_fusion.retry_policy import Backoff
 
-API_KEY_HEADER = "ailabapi-api-key"
+__all__ = ["FusionApiClient", "FusionResult", "Upload", "new_session"]
+
 # Below this many seconds left there is no point starting a call: it could not finish.
 MIN_CALL_SECONDS = 1.0
-CONNECT_TIMEOUT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One image as sent to the API."""
-
-    filename: str
-    data: bytes
-    content_type: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One successful call: the decoded image and the call's ids."""
-
-    image: bytes
-    info: ImageInfo
-    request_id: str | None
-    log_id: str | None
-    latency_ms: int
 
 
 @dataclass(frozen=True)
@@ -90,16 +61,6 @@ class _Tally:
     key_refreshed: bool = False
 
 
-def new_session() -> requests.Session:
-    """A session for the API: one keep-alive connection pool, no hidden retries."""
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "portrait-fusion/0.1"
-    return session
-
-
 class FusionApiClient:
     """Calls the Merge Portraits endpoint; classifies and retries its failures."""
 
@@ -117,8 +78,7 @@ class FusionApiClient:
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._session = session
-        self._url = url
+        self._transport = FusionCall(session, url, clock)
         self._keys = keys
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
@@ -126,7 +86,6 @@ class FusionApiClient:
         self._marks = marks or InMemoryPaidCallMarks()
         self._sleep = sleep
         self._jitter = jitter
-        self._clock = clock
         # One call in flight per execution environment: a batch overlaps its pairs' reads
         # and writes with another pair's call, and the event source mapping's
         # MaximumConcurrency still caps the calls the API sees.
@@ -183,7 +142,8 @@ class FusionApiClient:
             if budget < MIN_CALL_SECONDS:
                 raise OutOfTimeError(f"{budget:.1f} s left: not enough to call the API")
             tally.calls += 1
-            return self._call(target, template, similarity, tally.key, min(self._timeout, budget))
+            timeout = min(self._timeout, budget)
+            return self._transport.call(target, template, similarity, tally.key, timeout)
 
     def _prepare_retry(
         self, exc: ApiError, tally: _Tally, seconds_left: Callable[[], float]
@@ -232,101 +192,14 @@ class FusionApiClient:
             return min(self._max_attempts, rule.max_attempts)
         return self._max_attempts
 
-    def _read_body(self, response: requests.Response, deadline: float) -> str:
-        """The whole body as text (JSON is UTF-8), or `API_TIMEOUT` once `deadline` passes.
-
-        requests' timeout bounds each socket read, not the answer: a server dribbling bytes
-        could otherwise hold the call past the invocation's end.
-        """
-        # Grown in place, then decoded once: a result of n MB costs 2n at most here, where a
-        # list of chunks, their join and its decoding would cost 3n.
-        body = bytearray()
-        with response:
-            for chunk in response.iter_content(chunk_size=256 * 1024):
-                body += chunk
-                if self._clock() > deadline:
-                    raise TransientApiError(
-                        "the API's answer did not finish arriving in time", code=API_TIMEOUT
-                    )
-        return body.decode("utf-8", "replace")
-
-    def _call(
-        self,
-        target: Upload,
-        template: Upload,
-        similarity: float | None,
-        key: ApiKey,
-        timeout: float,
-    ) -> Answer:
-        fields: dict[str, str | tuple[str, io.BytesIO, str]] = {
-            "image_target": (target.filename, io.BytesIO(target.data), target.content_type),
-            "image_template": (template.filename, io.BytesIO(template.data), template.content_type),
-        }
-        if similarity is not None:
-            fields["source_similarity"] = form_value(similarity)
-        body = MultipartEncoder(fields=fields)
-        headers = {"Content-Type": body.content_type, API_KEY_HEADER: key.reveal()}
-        started = self._clock()
-        deadline = started + timeout
-        try:
-            response = self._session.post(
-                self._url,
-                data=body,
-                headers=headers,
-                timeout=(min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
-                stream=True,
-            )
-            content = self._read_body(response, deadline)
-        except requests.Timeout as exc:
-            raise TransientApiError(
-                f"no answer from the API within {timeout:.1f} s", code=API_TIMEOUT
-            ) from exc
-        except requests.RequestException as exc:
-            raise TransientApiError(
-                f"connection to the API failed: {type(exc).__name__}", code=CONNECTION_ERROR
-            ) from exc
-        latency_ms = round((self._clock() - started) * 1000)
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        try:
-            success = interpret(response.status_code, content, response.headers.get("Content-Type"))
-        except ApiError as exc:
-            exc.retry_after = retry_after
-            raise
-        finally:
-            del content, response  # the body can be tens of MB; keep only the decoded image
-        return _decoded(success, latency_ms)
-
-
-def _decoded(success: ApiSuccess, latency_ms: int) -> Answer:
-    """The success's image, decoded and recognised, or a `ProtocolError` (a billed 200)."""
-    try:
-        # Straight from the str: base64.b64decode would first copy it to ASCII bytes.
-        image = binascii.a2b_base64(success.image_base64)
-    except (binascii.Error, ValueError) as exc:
-        raise ProtocolError(
-            "data.image is not valid base64",
-            http_status=200,
-            request_id=success.request_id,
-            log_id=success.log_id,
-        ) from exc
-    info = read_header(image)
-    if info is None:
-        raise ProtocolError(
-            "data.image is not a JPEG, PNG or BMP image",
-            http_status=200,
-            request_id=success.request_id,
-            log_id=success.log_id,
-        )
-    return Answer(image, info, success.request_id, success.log_id, latency_ms)
-
 
 def _paid_call_bound(
     cause: str, tally: _Tally, *, request_id: str | None, log_id: str | None = None
 ) -> PermanentApiError:
     """The final `INVALID_RESPONSE` once a pair's unusable 200s reached the bound."""
     error = PermanentApiError(
-        f"{cause}the API answered 200 without a usable result {len(tally.unusable)} times "
-        "for this pair (each billed): no further call is made for it",
+        f"{cause}{len(tally.unusable)} billed 200s without a usable result for this pair: "
+        "no further call is made for it",
         code=INVALID_RESPONSE,
         http_status=200,
         request_id=request_id,
