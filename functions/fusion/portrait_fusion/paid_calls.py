@@ -67,9 +67,15 @@ class InMemoryPaidCallMarks:
 class DynamoDBPaidCallMarks:
     """`PaidCallMarks` in the idempotency table, one item per pair version, expiring with it."""
 
-    def __init__(self, table_name: str, client: Callable[[], DynamoDBClient]) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: Callable[[], DynamoDBClient],
+        ttl_seconds: int = RECORD_TTL_SECONDS,
+    ) -> None:
         self._table = table_name
         self._client = client  # built on first use: most pairs never get an unusable 200
+        self._ttl = ttl_seconds  # the idempotency record's, so the mark lives as long
 
     def unusable(self, pair_key: str) -> list[str | None]:
         try:
@@ -98,7 +104,7 @@ class DynamoDBPaidCallMarks:
                     ExpressionAttributeValues={
                         ":none": {"L": []},
                         ":new": {"L": [{"S": request_id or ""}]},
-                        ":expiration": {"N": str(int(time.time()) + RECORD_TTL_SECONDS)},
+                        ":expiration": {"N": str(int(time.time()) + self._ttl)},
                     },
                     ReturnValues="ALL_NEW",
                 )

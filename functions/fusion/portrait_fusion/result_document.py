@@ -39,6 +39,7 @@ class PairRecord:
     timings_ms: dict[str, int] = field(default_factory=dict)
     api: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+    reused_from: str | None = None  # the pair whose result was copied (no API call)
 
     def input_entry(self, role: str) -> dict[str, Any]:
         """The document's `inputs.<role>` entry: what was read, and what was sent."""
@@ -71,7 +72,7 @@ class PairRecord:
                 "latency_ms": None,
                 "unusable_request_ids": list(error.unusable_request_ids),
             }
-        return {
+        document = {
             "schema_version": SCHEMA_VERSION,
             "status": "failed" if error else "succeeded",
             "pair_id": self.pair_id,
@@ -92,6 +93,9 @@ class PairRecord:
                 "aws_request_id": self.function.aws_request_id,
             },
         }
+        if self.reused_from is not None and error is None:
+            document["reused_from"] = self.reused_from
+        return document
 
 
 def _error_entry(error: FusionError) -> dict[str, Any]:
