@@ -239,7 +239,10 @@ def readme_table() -> str:
     rows: dict[tuple[Kind, str], list[str]] = {}
     for entry in TABLE:
         rows.setdefault((entry.rule.kind, entry.rule.reason), []).append(f"`{entry.code}`")
-    lines = ["| class | codes | why |", "|---|---|---|"]
+    totals = ", ".join(
+        f"{sum(rule.kind is kind for rule in CODES.values())} {kind.value}" for kind in Kind
+    )
+    lines = [f"{len(CODES)} codes: {totals}.", "", "| class | codes | why |", "|---|---|---|"]
     for (kind, reason), codes in rows.items():
         lines.append(f"| {kind.value} ({len(codes)}) | {', '.join(codes)} | {reason} |")
     return "\n".join(lines)
