@@ -19,6 +19,7 @@ from portrait_fusion.completion_events import EventBridgePublisher, EventPublish
 from portrait_fusion.entrypoints import EntryPoints
 from portrait_fusion.fusion_api import FusionApiClient, new_session
 from portrait_fusion.idempotency import OnceGuard
+from portrait_fusion.paid_calls import DynamoDBPaidCallMarks
 from portrait_fusion.partner_sweep import PartnerSweep
 from portrait_fusion.pending_partners import PendingPartners
 from portrait_fusion.pipeline import Pipeline
@@ -90,6 +91,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         _client("secretsmanager"), settings.api_key_secret_id, settings.secret_max_age_seconds
     )
     dynamodb = _client("dynamodb")
+    ttl = record_ttl_seconds(settings.result_retention_days)
     session = new_session()
     if settings.daily_call_budget or settings.tenant_daily_call_budget:
         budget = DynamoDBCallBudget(
@@ -106,8 +108,8 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         keys,
         timeout_seconds=settings.api_timeout_seconds,
         max_attempts=settings.api_max_attempts,
+        marks=DynamoDBPaidCallMarks(settings.idempotency_table, dynamodb, ttl),
     )
-    ttl = record_ttl_seconds(settings.result_retention_days)
     once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb(), ttl))
     s3 = _client("s3")
     storage = S3Storage(s3)
