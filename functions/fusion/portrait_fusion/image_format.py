@@ -83,10 +83,10 @@ def describe(head: bytes) -> str:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "a WebP image"
     if head[4:8] == b"ftyp":
-        brand = head[8:12].decode("ascii", "replace")
-        return (
-            "a HEIC/HEIF image" if brand.startswith(("hei", "mif", "hev")) else "an ISO media file"
-        )
+        kind = _iso_media_format(head)
+        if kind is None:
+            return "an ISO media file"
+        return "an AVIF image" if kind is AVIF else "a HEIC/HEIF image"
     for signature, name in _UNSUPPORTED:
         if head.startswith(signature):
             return f"a {name} file"

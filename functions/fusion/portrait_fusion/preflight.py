@@ -122,9 +122,8 @@ def _prepare(role: Role, data: bytes, *, auto_fit: bool) -> PreparedImage:
     check_size(role, len(data), auto_fit=auto_fit)
     image_format = sniff(data[:SNIFF_BYTES])
     if image_format is None or not (image_format.sendable or auto_fit):
-        what = describe(data[:SNIFF_BYTES]) if image_format is None else image_format.name
         raise PreflightError(
-            f"{role.value} is {what}; the API accepts JPEG, PNG and BMP"
+            f"{role.value} is {describe(data[:SNIFF_BYTES])}; the API accepts JPEG, PNG and BMP"
             + ("" if auto_fit else " (AUTO_FIT=true also converts HEIC/HEIF, AVIF and WebP)"),
             code="UNSUPPORTED_FILE_TYPES",
         )
