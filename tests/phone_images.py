@@ -105,6 +105,14 @@ def png_16bit_rgb() -> bytes:
     )
 
 
+def png_16bit_gray() -> bytes:
+    """A 16-bit grey PNG using the whole 0..65535 range."""
+    import numpy as np
+
+    levels = np.asarray(upright("grace_hopper.jpg").convert("L"), dtype=np.uint16) * 257
+    return encode(Image.fromarray(levels), "PNG")
+
+
 def palette_png() -> bytes:
     """An 8-bit palette PNG."""
     return encode(upright().quantize(256), "PNG")
