@@ -21,7 +21,12 @@ _SHRINK = 0.8  # each further round scales the long side by this much
 _WHITE = (255, 255, 255)
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa"})
 _SIXTEEN_BIT_GRAY = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
-_REDUCIBLE = frozenset({"L", "LA", "PA", "RGB", "RGBA", "CMYK", "I", "F", "YCbCr", "La", "RGBa"})
+_RESAMPLABLE = frozenset({"L", "LA", "PA", "RGB", "RGBA", "CMYK", "I", "F", "YCbCr", "La", "RGBa"})
+# Peak bytes a pixel costs while decoding, measured with Pillow 13 and pi-heif 1.0: these
+# decoders hold their own buffers beside the image; elsewhere it is Pillow's pixel storage
+# (4 bytes for every mode of more than one band, and for 32-bit ones).
+_DECODER_BYTES_PER_PIXEL = {"WEBP": 16, "AVIF": 9, "HEIF": 5}
+_MODE_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,11 @@ class Size:
     def short(self) -> int:
         """The shorter side."""
         return min(self.width, self.height)
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        """(width, height), as Pillow takes a size."""
+        return (self.width, self.height)
 
     def scaled_to(self, long_side: int) -> Size:
         """This shape with its long side at most `long_side` (never enlarged)."""
@@ -62,6 +72,30 @@ class FitLimits:
     min_side_exclusive: int
 
 
+def plan_decode(img: Image, orientation: int, want: Size, min_side_exclusive: int) -> Size:
+    """Choose the scale `img` (opened, not loaded) is decoded at; return that size, upright.
+
+    A JPEG decodes at 1/2, 1/4 or 1/8 scale directly. Down to half the wanted size is taken
+    (the API needs < 4096 px, not 4095): a 48 MP photo then decodes at a quarter of its
+    pixels. Other formats decode at full size.
+    """
+    half = want.scaled_to(max(1, want.long // 2))
+    floor = half if half.short > min_side_exclusive else want
+    stored = floor.turned(orientation)
+    img.draft("RGB", stored.pair)
+    return Size(img.width, img.height).turned(orientation)
+
+
+def decode_cost(img: Image, format_name: str) -> int:
+    """Bytes of memory the decode of `img` (at its planned size) peaks at, as measured."""
+    return img.width * img.height * bytes_per_pixel(format_name, img.mode)
+
+
+def bytes_per_pixel(format_name: str, mode: str) -> int:
+    """What one pixel of this format and mode costs while it is decoded."""
+    return _DECODER_BYTES_PER_PIXEL.get(format_name, _MODE_BYTES_PER_PIXEL.get(mode, 4))
+
+
 def upright_rgb(img: Image, orientation: int, size: Size) -> Image:
     """Decode `img` (opened, not loaded) into an upright 8-bit RGB image of `size` (upright).
 
@@ -70,34 +104,41 @@ def upright_rgb(img: Image, orientation: int, size: Size) -> Image:
     from PIL import Image
 
     stored = size.turned(orientation)  # the same size, in the stored pixels' orientation
-    # JPEG decodes straight to the smallest DCT scale still at least this big.
-    img.draft("RGB", (stored.width, stored.height))
     with decode_slot(img.width * img.height):
         img.load()
-        reduced = _reduced(img, stored)
-        img.close()
-    rgb = _to_rgb(reduced)
-    if rgb.size != (stored.width, stored.height):
-        rgb = rgb.resize((stored.width, stored.height), Image.Resampling.LANCZOS)
+        if img.size == stored.pair:
+            shrunk = _normalised(img)
+        else:
+            shrunk = _shrunk(img, stored)
+            img.close()
+    rgb = _to_rgb(shrunk)
+    if rgb.size != stored.pair:
+        rgb = rgb.resize(stored.pair, Image.Resampling.LANCZOS)
     turn = transposition(orientation)
     return rgb.transpose(turn) if turn is not None else rgb
 
 
-def _reduced(img: Image, stored: Size) -> Image:
-    """A copy of `img` shrunk by a whole factor towards `stored` (no smaller), cheaply."""
+def _normalised(img: Image) -> Image:
+    """`img` in a mode Pillow can resample and `_to_rgb` can turn into RGB."""
+    if img.mode in _SIXTEEN_BIT_GRAY:
+        # Converting 16-bit grey straight to 8 bits would clip it to white: scale it down.
+        return img.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if img.mode in _RESAMPLABLE:
+        return img
+    has_alpha = img.mode == "P" and "transparency" in img.info
+    return img.convert("RGBA" if has_alpha else "RGB")  # bilevel and palette images
+
+
+def _shrunk(img: Image, stored: Size) -> Image:
+    """A copy of `img` at `stored` size, made without any full-size intermediate."""
     from PIL import Image
 
-    factor = min(img.width // stored.width, img.height // stored.height)
+    size = stored.pair
     if img.mode in _SIXTEEN_BIT_GRAY:
-        # 16-bit grey cannot be reduced, and converting it first would clip it to white.
-        coarse = img.resize(
-            (img.width // max(1, factor), img.height // max(1, factor)), Image.Resampling.BOX
-        )
-        return coarse.convert("I").point(lambda value: value * (1 / 256)).convert("L")
-    if img.mode not in _REDUCIBLE:  # bilevel and palette images
-        has_alpha = img.mode == "P" and "transparency" in img.info
-        img = img.convert("RGBA" if has_alpha else "RGB")
-    return img.reduce(factor) if factor >= 2 else img.copy()
+        return _normalised(img.resize(size, Image.Resampling.BOX))
+    if img.mode not in _RESAMPLABLE:
+        return _normalised(img.resize(size, Image.Resampling.NEAREST))
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
 def _to_rgb(img: Image) -> Image:
@@ -122,13 +163,12 @@ def encode_within(img: Image, limits: FitLimits) -> bytes | None:
     size = Size(img.width, img.height)
     while True:
         resized = (
-            img
-            if size.long == max(img.size)
-            else img.resize((size.width, size.height), Image.Resampling.LANCZOS)
+            img if size.long == max(img.size) else img.resize(size.pair, Image.Resampling.LANCZOS)
         )
         for quality in _QUALITIES:
             buffer = io.BytesIO()
-            resized.save(buffer, format="JPEG", quality=quality, optimize=True)
+            # No `optimize`: its second pass holds a whole image's worth of buffers again.
+            resized.save(buffer, format="JPEG", quality=quality)
             if buffer.tell() <= limits.max_bytes:
                 return buffer.getvalue()
         smaller = size.scaled_to(int(size.long * _SHRINK))

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portrait_fusion.errors import PreflightError
-from portrait_fusion.image_conversion import FitLimits, Size, encode_within, upright_rgb
+from portrait_fusion.image_conversion import (
+    FitLimits,
+    Size,
+    decode_cost,
+    encode_within,
+    plan_decode,
+    upright_rgb,
+)
 from portrait_fusion.image_decoding import UPRIGHT, open_image, orientation, original_orientation
 from portrait_fusion.image_format import JPEG, PNG, SNIFF_BYTES, ImageFormat, describe, sniff
 from portrait_fusion.pairing import Role
@@ -29,6 +36,10 @@ MIN_SIDE_EXCLUSIVE = {Role.TARGET: 128, Role.TEMPLATE: 200}
 # decompression bombs (a tiny file that claims huge dimensions).
 AUTO_FIT_MAX_BYTES = 32 * 1024 * 1024
 AUTO_FIT_MAX_PIXELS = 64_000_000
+# The most memory one decode may take (see `image_conversion.decode_cost`). Large decodes run
+# one at a time, so with two pairs at once and all four inputs at AUTO_FIT_MAX_BYTES, the
+# function peaks below 40 % of its 1024 MB (README: "Memory").
+DECODE_BUDGET_BYTES = 128 * 2**20
 # What auto-fit aims below: under 4 MB whether the API counts 10^6 or 2^20 bytes a megabyte.
 FIT_MAX_BYTES = 4_000_000
 _FIT_SIDE = MAX_SIDE_EXCLUSIVE - 1
@@ -204,11 +215,17 @@ def _fitted(role: Role, data: bytes, info: ImageInfo) -> PreparedImage:
         if not changes:
             _check_colour(role, info, _decode_sample(role, data, info))
             return PreparedImage(data, info)
-        sent_size = upright.scaled_to(_FIT_SIDE)
-        rgb = upright_rgb(img, turn, sent_size)
-    sample = rgb.copy()
-    sample.thumbnail((_SAMPLE_SIDE, _SAMPLE_SIDE))
-    _check_colour(role, info, sample)
+        want = upright.scaled_to(_FIT_SIDE)
+        decoded = plan_decode(img, turn, want, MIN_SIDE_EXCLUSIVE[role])
+        if decode_cost(img, info.format.name) > DECODE_BUDGET_BYTES:
+            raise PreflightError(
+                f"{role.value} is a {info.width}x{info.height} px {info.format.name} "
+                f"(mode {info.mode}): too many pixels to decode within auto-fit's memory "
+                f"budget of {DECODE_BUDGET_BYTES // 2**20} MiB",
+                code="FILE_RESOLUTION_EXCEEDS_LIMITS",
+            )
+        rgb = upright_rgb(img, turn, decoded.scaled_to(want.long))
+    _check_colour(role, info, rgb.resize(Size(rgb.width, rgb.height).scaled_to(_SAMPLE_SIDE).pair))
     limits = FitLimits(FIT_MAX_BYTES, _FIT_SIDE, MIN_SIDE_EXCLUSIVE[role])
     out = encode_within(rgb, limits)
     if out is None:

@@ -1,0 +1,117 @@
+"""The worst inputs auto-fit accepts, two pairs of them at once: the function's peak memory.
+
+For each accepted format, the largest input auto-fit takes: as many pixels as its limits
+allow (`AUTO_FIT_MAX_PIXELS`, and the decode budget for formats decoded at full size) and,
+where trailing bytes can make it so, `AUTO_FIT_MAX_BYTES` of file. Each pair has it as both
+target and template; two such pairs go to one handler process in one SQS batch (a batch runs
+two messages at once), and its peak RSS (`VmHWM`) is the figure.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from PIL import Image
+
+from benchmarks.report import Figure
+from benchmarks.sandbox import Sandbox
+from benchmarks.workload import HANDLERS, Bench, Pair, new_pair_id, portrait_pair
+from portrait_fusion.image_conversion import bytes_per_pixel
+from portrait_fusion.preflight import AUTO_FIT_MAX_BYTES, AUTO_FIT_MAX_PIXELS, DECODE_BUDGET_BYTES
+from tests.images import portrait
+
+MEMORY_SIZE_MB = 1024  # the function's MemorySize in template.yaml
+SHARE = 0.40  # the peak must stay below this share of it
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """One accepted format at its limits."""
+
+    label: str
+    format_name: str  # Pillow's name, for the decode cost
+    mode: str
+    padded: bool  # whether trailing bytes bring the file to AUTO_FIT_MAX_BYTES
+
+
+CASES = (
+    WorstCase("JPEG", "JPEG", "RGB", padded=True),
+    WorstCase("PNG (RGBA)", "PNG", "RGBA", padded=True),
+    WorstCase("WebP", "WEBP", "RGB", padded=False),
+    WorstCase("AVIF", "AVIF", "RGB", padded=False),
+    WorstCase("HEIC", "HEIF", "RGB", padded=False),
+)
+
+
+def largest_side(case: WorstCase) -> int:
+    """The side of the largest square auto-fit takes in this format and mode."""
+    if case.format_name == "JPEG":  # decoded at a reduced scale: only the pixel limit binds
+        return math.isqrt(AUTO_FIT_MAX_PIXELS)
+    budget = DECODE_BUDGET_BYTES // bytes_per_pixel(case.format_name, case.mode)
+    return math.isqrt(min(AUTO_FIT_MAX_PIXELS, budget))
+
+
+@cache
+def worst_input(case: WorstCase, side: int) -> bytes:
+    """A portrait filling most of a `side` px square, encoded as `case` says."""
+    canvas = Image.new(case.mode, (side, side), (70, 110, 160, 255)[: len(case.mode)])
+    face = Image.open(io.BytesIO(portrait("astronaut.png"))).convert(case.mode)
+    face = face.resize((side * 3 // 4, side * 3 // 4), Image.Resampling.BILINEAR)
+    canvas.paste(face, (side // 8, side // 8))
+    buffer = io.BytesIO()
+    if case.format_name == "HEIF":
+        import pillow_heif
+
+        pillow_heif.from_pillow(canvas).save(buffer, quality=70)
+    else:
+        canvas.save(buffer, format=case.format_name, quality=85)
+    data = buffer.getvalue()
+    if case.padded and len(data) < AUTO_FIT_MAX_BYTES:
+        data += b"\x00" * (AUTO_FIT_MAX_BYTES - len(data))  # ignored after the image's end
+    return data
+
+
+def measure(
+    bench: Bench, progress: Callable[[str], None], *, quick: bool = False
+) -> dict[str, float]:
+    """Peak RSS in MB of a new handler process given two worst pairs at once, per format."""
+    peaks = {}
+    for case in CASES:
+        side = 1500 if quick else largest_side(case)
+        progress(f"worst inputs: {case.label}, {side} x {side} px, two pairs at once")
+        data = worst_input(case, side)
+        pair = Pair(data, data)
+        with Sandbox(HANDLERS["ours"], bench.env, bench.log_file) as box:
+            warm = new_pair_id("worst-warm")
+            box.invoke(bench.completing_event(warm, portrait_pair(1024)))
+            ids = [new_pair_id("worst"), new_pair_id("worst")]
+            events = [bench.completing_event(pair_id, pair) for pair_id in ids]
+            handled = box.invoke({"Records": [r for e in events for r in e["Records"]]})
+        for pair_id in ids:
+            bench.check_succeeded("ours", pair_id)
+        peaks[f"{case.label}, {side} x {side} px, {len(data) / 2**20:.1f} MiB"] = (
+            handled.peak_rss_mb
+        )
+    return peaks
+
+
+def figures(peaks: dict[str, float]) -> list[Figure]:
+    """The table's rows: the worst format against the target, then each format."""
+    limit = SHARE * MEMORY_SIZE_MB
+    worst = max(peaks.values(), default=math.nan)
+    rows = [
+        Figure(
+            "peak RSS: worst accepted inputs, two pairs at once (ours only)",
+            "MB",
+            worst,
+            math.nan,
+            f"< {SHARE:.0%} of {MEMORY_SIZE_MB} MB",
+            limit,
+        )
+    ]
+    rows += [Figure(f"  {label}", "MB", peak, math.nan) for label, peak in peaks.items()]
+    return rows
