@@ -51,7 +51,7 @@ def largest_side(case: WorstCase) -> int:
     """The side of the largest square auto-fit takes in this format and mode."""
     if case.format_name == "JPEG":  # decoded at a reduced scale: only the pixel limit binds
         return math.isqrt(AUTO_FIT_MAX_PIXELS)
-    budget = DECODE_BUDGET_BYTES // bytes_per_pixel(case.format_name, case.mode)
+    budget = DECODE_BUDGET_BYTES // bytes_per_pixel(case.format_name, case.mode, resizing=True)
     return math.isqrt(min(AUTO_FIT_MAX_PIXELS, budget))
 
 

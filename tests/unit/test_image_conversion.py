@@ -164,7 +164,7 @@ def test_any_exception_while_converting_is_that_inputs_decoding_failure(
     def broken(*_args: object) -> Image.Image:
         raise ZeroDivisionError("integer division or modulo by zero")
 
-    monkeypatch.setattr(image_conversion, "_shrunk", broken)
+    monkeypatch.setattr(image_conversion, "_to_rgb", broken)
     with pytest.raises(PreflightError) as caught:
         prepare(Role.TARGET, phone_images.phone_jpeg(6), auto_fit=True)
     assert caught.value.code == "FILE_DECODING_FAILURE"

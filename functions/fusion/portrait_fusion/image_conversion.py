@@ -1,8 +1,8 @@
 """Turning any readable input into what the API takes: upright, 8-bit RGB, JPEG, within limits.
 
 The expensive step is the decode. It is done once, at the smallest scale the format allows
-(JPEG decodes at 1/2, 1/4 or 1/8 directly), inside a decode slot; the full-size pixels are
-released as soon as a reduced copy exists, before anything else is done with them.
+(JPEG decodes at 1/2, 1/4 or 1/8 directly); the full-size pixels are released as soon as a
+reduced copy exists, before anything else is done with them. The caller holds a decode slot.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from portrait_fusion.image_decoding import decode_slot, swaps_sides, transposition
+from portrait_fusion.image_decoding import swaps_sides, transposition
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -72,28 +72,45 @@ class FitLimits:
     min_side_exclusive: int
 
 
-def plan_decode(img: Image, orientation: int, want: Size, min_side_exclusive: int) -> Size:
+def plan_decode(
+    img: Image, orientation: int, want: Size, min_side_exclusive: int, budget_bytes: int
+) -> Size:
     """Choose the scale `img` (opened, not loaded) is decoded at; return that size, upright.
 
-    A JPEG decodes at 1/2, 1/4 or 1/8 scale directly. Down to half the wanted size is taken
-    (the API needs < 4096 px, not 4095): a 48 MP photo then decodes at a quarter of its
-    pixels. Other formats decode at full size.
+    A JPEG decodes at 1/2, 1/4 or 1/8 scale directly: at the smallest that still gives the
+    wanted size, or, when that would break the decode budget, down to half the wanted size
+    (the API needs < 4096 px, not 4095: an 8000 px photo is then sent at 4000 px). Other
+    formats decode at full size.
     """
-    half = want.scaled_to(max(1, want.long // 2))
-    floor = half if half.short > min_side_exclusive else want
-    stored = floor.turned(orientation)
-    img.draft("RGB", stored.pair)
+    if img.format == "JPEG":
+        request = want
+        full = _jpeg_decoded(img, want.turned(orientation))
+        per_pixel = bytes_per_pixel("JPEG", img.mode, resizing=True)
+        if full.width * full.height * per_pixel > budget_bytes:
+            half = want.scaled_to(max(1, want.long // 2))
+            request = half if half.short > min_side_exclusive else want
+        img.draft("RGB", request.turned(orientation).pair)
     return Size(img.width, img.height).turned(orientation)
 
 
-def decode_cost(img: Image, format_name: str) -> int:
+def _jpeg_decoded(img: Image, request: Size) -> Size:
+    """The size Pillow's JPEG `draft` decodes at for `request` (largest of 1/8..1/1 that is
+    still at least as big)."""
+    fits = min(img.width // request.width, img.height // request.height)
+    scale = next(s for s in (8, 4, 2, 1) if s <= max(1, fits))
+    return Size(-(-img.width // scale), -(-img.height // scale))
+
+
+def decode_cost(img: Image, format_name: str, *, resizing: bool) -> int:
     """Bytes of memory the decode of `img` (at its planned size) peaks at, as measured."""
-    return img.width * img.height * bytes_per_pixel(format_name, img.mode)
+    return img.width * img.height * bytes_per_pixel(format_name, img.mode, resizing=resizing)
 
 
-def bytes_per_pixel(format_name: str, mode: str) -> int:
-    """What one pixel of this format and mode costs while it is decoded."""
-    return _DECODER_BYTES_PER_PIXEL.get(format_name, _MODE_BYTES_PER_PIXEL.get(mode, 4))
+def bytes_per_pixel(format_name: str, mode: str, *, resizing: bool) -> int:
+    """What one pixel of this format and mode costs while it is decoded (and, with
+    `resizing`, resampled: Pillow resamples alpha images on a premultiplied full-size copy)."""
+    decoded = _DECODER_BYTES_PER_PIXEL.get(format_name, _MODE_BYTES_PER_PIXEL.get(mode, 4))
+    return decoded + (4 if resizing and mode in _ALPHA_MODES else 0)
 
 
 def upright_rgb(img: Image, orientation: int, size: Size) -> Image:
@@ -104,13 +121,12 @@ def upright_rgb(img: Image, orientation: int, size: Size) -> Image:
     from PIL import Image
 
     stored = size.turned(orientation)  # the same size, in the stored pixels' orientation
-    with decode_slot(img.width * img.height):
-        img.load()
-        if img.size == stored.pair:
-            shrunk = _normalised(img)
-        else:
-            shrunk = _shrunk(img, stored)
-            img.close()
+    img.load()
+    if img.size == stored.pair:
+        shrunk = _normalised(img)
+    else:
+        shrunk = _shrunk(img, stored)
+        img.close()
     rgb = _to_rgb(shrunk)
     if rgb.size != stored.pair:
         rgb = rgb.resize(stored.pair, Image.Resampling.LANCZOS)
@@ -146,7 +162,7 @@ def _to_rgb(img: Image) -> Image:
     from PIL import Image
 
     if img.mode in _ALPHA_MODES:
-        rgba = img.convert("RGBA")
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
         background = Image.new("RGB", rgba.size, _WHITE)
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background

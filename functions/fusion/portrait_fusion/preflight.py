@@ -22,7 +22,13 @@ from portrait_fusion.image_conversion import (
     plan_decode,
     upright_rgb,
 )
-from portrait_fusion.image_decoding import UPRIGHT, open_image, orientation, original_orientation
+from portrait_fusion.image_decoding import (
+    UPRIGHT,
+    decode_slot,
+    open_image,
+    orientation,
+    original_orientation,
+)
 from portrait_fusion.image_format import JPEG, PNG, SNIFF_BYTES, ImageFormat, describe, sniff
 from portrait_fusion.pairing import Role
 
@@ -34,12 +40,12 @@ MAX_SIDE_EXCLUSIVE = 4096
 MIN_SIDE_EXCLUSIVE = {Role.TARGET: 128, Role.TEMPLATE: 200}
 # Auto-fit re-encodes larger inputs, within bounds that keep a 512 MB function safe from
 # decompression bombs (a tiny file that claims huge dimensions).
-AUTO_FIT_MAX_BYTES = 32 * 1024 * 1024
+AUTO_FIT_MAX_BYTES = 16 * 1024 * 1024
 AUTO_FIT_MAX_PIXELS = 64_000_000
 # The most memory one decode may take (see `image_conversion.decode_cost`). Large decodes run
 # one at a time, so with two pairs at once and all four inputs at AUTO_FIT_MAX_BYTES, the
 # function peaks below 40 % of its 1024 MB (README: "Memory").
-DECODE_BUDGET_BYTES = 128 * 2**20
+DECODE_BUDGET_BYTES = 96 * 2**20
 # What auto-fit aims below: under 4 MB whether the API counts 10^6 or 2^20 bytes a megabyte.
 FIT_MAX_BYTES = 4_000_000
 _FIT_SIDE = MAX_SIDE_EXCLUSIVE - 1
@@ -216,18 +222,24 @@ def _fitted(role: Role, data: bytes, info: ImageInfo) -> PreparedImage:
             _check_colour(role, info, _decode_sample(role, data, info))
             return PreparedImage(data, info)
         want = upright.scaled_to(_FIT_SIDE)
-        decoded = plan_decode(img, turn, want, MIN_SIDE_EXCLUSIVE[role])
-        if decode_cost(img, info.format.name) > DECODE_BUDGET_BYTES:
+        decoded = plan_decode(img, turn, want, MIN_SIDE_EXCLUSIVE[role], DECODE_BUDGET_BYTES)
+        resizing = decoded.long > want.long
+        if decode_cost(img, info.format.name, resizing=resizing) > DECODE_BUDGET_BYTES:
             raise PreflightError(
                 f"{role.value} is a {info.width}x{info.height} px {info.format.name} "
                 f"(mode {info.mode}): too many pixels to decode within auto-fit's memory "
                 f"budget of {DECODE_BUDGET_BYTES // 2**20} MiB",
                 code="FILE_RESOLUTION_EXCEEDS_LIMITS",
             )
-        rgb = upright_rgb(img, turn, decoded.scaled_to(want.long))
-    _check_colour(role, info, rgb.resize(Size(rgb.width, rgb.height).scaled_to(_SAMPLE_SIDE).pair))
-    limits = FitLimits(FIT_MAX_BYTES, _FIT_SIDE, MIN_SIDE_EXCLUSIVE[role])
-    out = encode_within(rgb, limits)
+        # One large conversion at a time, from decode to encode: each holds several copies of
+        # a 4095 px image, and a batch works on two pairs at once.
+        with decode_slot(decoded.width * decoded.height):
+            rgb = upright_rgb(img, turn, decoded.scaled_to(want.long))
+            sample = rgb.resize(Size(rgb.width, rgb.height).scaled_to(_SAMPLE_SIDE).pair)
+            _check_colour(role, info, sample)
+            limits = FitLimits(FIT_MAX_BYTES, _FIT_SIDE, MIN_SIDE_EXCLUSIVE[role])
+            out = encode_within(rgb, limits)
+            del rgb
     if out is None:
         raise PreflightError(
             f"{role.value} could not be fitted under {FIT_MAX_BYTES} bytes",
@@ -264,7 +276,8 @@ def _decode_sample(role: Role, data: bytes, info: ImageInfo) -> Image:
             if info.format is JPEG:
                 # JPEG decodes at 1/2, 1/4 or 1/8 scale directly: far less time and memory.
                 img.draft("RGB", (_SAMPLE_SIDE, _SAMPLE_SIDE))
-            img.load()
+            with decode_slot(img.width * img.height):
+                img.load()
             img.thumbnail((_SAMPLE_SIDE, _SAMPLE_SIDE))
             return img.copy()
     except (OSError, ValueError, SyntaxError) as exc:
