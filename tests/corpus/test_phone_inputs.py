@@ -4,13 +4,15 @@ and nothing preflight refuses reaches the API."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
 from PIL import Image
 
 from local_stack.emulator import FusionEmulator
-from portrait_fusion.preflight import AUTO_FIT_MAX_BYTES, AUTO_FIT_MAX_PIXELS
+from portrait_fusion.image_conversion import bytes_per_pixel
+from portrait_fusion.preflight import AUTO_FIT_MAX_BYTES, AUTO_FIT_MAX_PIXELS, DECODE_BUDGET_BYTES
 from tests import images, phone_images
 from tests.corpus.conftest import Ran, Upload, outcome
 
@@ -135,23 +137,36 @@ def test_extreme_shapes_end_with_their_code_and_only_fitting_ones_are_sent(
 def test_the_largest_inputs_auto_fit_takes_and_one_beyond(
     configure: Callable[..., None], run_pairs: Run, emulator: FusionEmulator
 ) -> None:
-    side = 8000  # 8000 x 8000 is exactly the pixel limit
+    side = 8000  # 8000 x 8000 is exactly the pixel limit; a JPEG decodes it at half scale
     assert side * side == AUTO_FIT_MAX_PIXELS
-    largest = Upload("64 MP PNG", _solid(side, side, "PNG"), images.as_png(), "png", "png")
-    beyond = Upload("64 MP + 1 row", _solid(side, side + 1, "PNG"), images.as_png(), "png", "png")
-    heaviest = Upload(
-        "32 MiB JPEG", images.padded_to(images.as_jpeg(), AUTO_FIT_MAX_BYTES), images.as_png()
-    )
-    too_heavy = Upload(
-        "32 MiB + 1", images.padded_to(images.as_jpeg(), AUTO_FIT_MAX_BYTES + 1), images.as_png()
-    )
-    ran = run_pairs([largest, beyond, heaviest, too_heavy])
-    assert [outcome(r) for r in ran] == [
-        "api: ERROR_NO_FACE_IN_FILE",  # fitted and sent: a plain colour has no face
-        "preflight: FILE_RESOLUTION_EXCEEDS_LIMITS",
-        "succeeded",
-        "preflight: FILE_SIZE_EXCEEDS_LIMIT",
+    png_side = math.isqrt(DECODE_BUDGET_BYTES // bytes_per_pixel("PNG", "RGB", resizing=True))
+    mib = AUTO_FIT_MAX_BYTES // 2**20
+    cases = [
+        (_solid(side, side), "api: ERROR_NO_FACE_IN_FILE"),  # fitted and sent: no face in it
+        (_solid(side, side + 1), "preflight: FILE_RESOLUTION_EXCEEDS_LIMITS"),
+        (_solid(png_side, png_side, "PNG"), "api: ERROR_NO_FACE_IN_FILE"),
+        (_solid(png_side + 1, png_side + 1, "PNG"), "preflight: FILE_RESOLUTION_EXCEEDS_LIMITS"),
+        (images.padded_to(images.as_jpeg(), AUTO_FIT_MAX_BYTES), "succeeded"),
+        (
+            images.padded_to(images.as_jpeg(), AUTO_FIT_MAX_BYTES + 1),
+            "preflight: FILE_SIZE_EXCEEDS_LIMIT",
+        ),
     ]
+    labels = [
+        "64 MP JPEG",
+        "64 MP + 1 row",
+        "largest PNG",
+        "PNG one px more",
+        f"{mib} MiB",
+        f"{mib} MiB + 1",
+    ]
+    uploads = [
+        Upload(label, data, images.as_png(), "jpg", "png")
+        for label, (data, _) in zip(labels, cases, strict=True)
+    ]
+    ran = run_pairs(uploads)
+    assert [outcome(r) for r in ran] == [expected for _, expected in cases]
     fitted = ran[0].document["inputs"]["target"]  # type: ignore[index]
-    assert (fitted["width"], fitted["height"]) == (4095, 4095)
-    assert emulator.stats()["calls"] == 2
+    assert (fitted["width"], fitted["height"]) == (4000, 4000)  # half scale: under 4096 px
+    assert ran[2].document["inputs"]["target"]["width"] == 4095  # type: ignore[index]
+    assert emulator.stats()["calls"] == 3
