@@ -40,6 +40,7 @@ class WorstCase:
 
 CASES = (
     WorstCase("JPEG", "JPEG", "RGB", padded=True),
+    WorstCase("PNG (RGB)", "PNG", "RGB", padded=True),
     WorstCase("PNG (RGBA)", "PNG", "RGBA", padded=True),
     WorstCase("WebP", "WEBP", "RGB", padded=False),
     WorstCase("AVIF", "AVIF", "RGB", padded=False),
@@ -47,21 +48,27 @@ CASES = (
 )
 
 
-def largest_side(case: WorstCase) -> int:
-    """The side of the largest square auto-fit takes in this format and mode."""
+def largest_size(case: WorstCase) -> tuple[int, int]:
+    """The largest (width, height) auto-fit takes in this format and mode: as many pixels as
+    the limits allow, at least 4096 px wide so that it has to be downscaled too."""
     if case.format_name == "JPEG":  # decoded at a reduced scale: only the pixel limit binds
-        return math.isqrt(AUTO_FIT_MAX_PIXELS)
-    budget = DECODE_BUDGET_BYTES // bytes_per_pixel(case.format_name, case.mode, resizing=True)
-    return math.isqrt(min(AUTO_FIT_MAX_PIXELS, budget))
+        pixels = AUTO_FIT_MAX_PIXELS
+    else:
+        per_pixel = bytes_per_pixel(case.format_name, case.mode, resizing=True)
+        pixels = min(AUTO_FIT_MAX_PIXELS, DECODE_BUDGET_BYTES // per_pixel)
+    width = max(4096, math.isqrt(pixels))
+    return width, pixels // width
 
 
 @cache
-def worst_input(case: WorstCase, side: int) -> bytes:
-    """A portrait filling most of a `side` px square, encoded as `case` says."""
-    canvas = Image.new(case.mode, (side, side), (70, 110, 160, 255)[: len(case.mode)])
+def worst_input(case: WorstCase, size: tuple[int, int]) -> bytes:
+    """A portrait filling most of a picture of `size`, encoded as `case` says."""
+    width, height = size
+    canvas = Image.new(case.mode, size, (70, 110, 160, 255)[: len(case.mode)])
+    face_side = min(width, height) * 3 // 4
     face = Image.open(io.BytesIO(portrait("astronaut.png"))).convert(case.mode)
-    face = face.resize((side * 3 // 4, side * 3 // 4), Image.Resampling.BILINEAR)
-    canvas.paste(face, (side // 8, side // 8))
+    face = face.resize((face_side, face_side), Image.Resampling.BILINEAR)
+    canvas.paste(face, ((width - face_side) // 2, (height - face_side) // 2))
     buffer = io.BytesIO()
     if case.format_name == "HEIF":
         import pillow_heif
@@ -81,9 +88,9 @@ def measure(
     """Peak RSS in MB of a new handler process given two worst pairs at once, per format."""
     peaks = {}
     for case in CASES:
-        side = 1500 if quick else largest_side(case)
-        progress(f"worst inputs: {case.label}, {side} x {side} px, two pairs at once")
-        data = worst_input(case, side)
+        width, height = (1500, 1200) if quick else largest_size(case)
+        progress(f"worst inputs: {case.label}, {width} x {height} px, two pairs at once")
+        data = worst_input(case, (width, height))
         pair = Pair(data, data)
         with Sandbox(HANDLERS["ours"], bench.env, bench.log_file) as box:
             warm = new_pair_id("worst-warm")
@@ -93,7 +100,7 @@ def measure(
             handled = box.invoke({"Records": [r for e in events for r in e["Records"]]})
         for pair_id in ids:
             bench.check_succeeded("ours", pair_id)
-        peaks[f"{case.label}, {side} x {side} px, {len(data) / 2**20:.1f} MiB"] = (
+        peaks[f"{case.label}, {width} x {height} px, {len(data) / 2**20:.1f} MiB"] = (
             handled.peak_rss_mb
         )
     return peaks
