@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from PIL import Image
@@ -102,19 +103,31 @@ def test_a_grayscale_template_is_merged_and_a_grayscale_target_refused(
     assert emulator.stats()["calls"] == 1
 
 
-# (label, width, height, role, outcome): both sides of every limit a shape can break.
+@dataclass(frozen=True)
+class Shape:
+    """An input shape at an edge of a limit, and how its pair must end."""
+
+    label: str
+    width: int
+    height: int
+    role: str
+    outcome: str
+
+
+FITS = "api: ERROR_NO_FACE_IN_FILE"  # sent (a plain colour has no face)
+TOO_THIN = "preflight: ERROR_LOW_RESOLUTION"
 SHAPES = [
-    ("target thinnest that fits", 258, 8190, "target", "api: ERROR_NO_FACE_IN_FILE"),
-    ("target too thin once fitted", 256, 8190, "target", "preflight: ERROR_LOW_RESOLUTION"),
-    ("template thinnest that fits", 8190, 402, "template", "api: ERROR_NO_FACE_IN_FILE"),
-    ("template too thin once fitted", 8190, 400, "template", "preflight: ERROR_LOW_RESOLUTION"),
-    ("target 129 x 40000 (was a crash)", 129, 40000, "target", "preflight: ERROR_LOW_RESOLUTION"),
-    ("target 40000 x 129", 40000, 129, "target", "preflight: ERROR_LOW_RESOLUTION"),
-    ("target 150 x 20000 (was sent)", 150, 20000, "target", "preflight: ERROR_LOW_RESOLUTION"),
-    ("target 128 px wide", 128, 1000, "target", "preflight: ERROR_LOW_RESOLUTION"),
-    ("target 129 x 4095, as it is", 129, 4095, "target", "api: ERROR_NO_FACE_IN_FILE"),
-    ("template 201 x 4095, as it is", 4095, 201, "template", "api: ERROR_NO_FACE_IN_FILE"),
-    ("template 200 px high", 4095, 200, "template", "preflight: ERROR_LOW_RESOLUTION"),
+    Shape("target thinnest that fits", 258, 8190, "target", FITS),
+    Shape("target too thin once fitted", 256, 8190, "target", TOO_THIN),
+    Shape("template thinnest that fits", 8190, 402, "template", FITS),
+    Shape("template too thin once fitted", 8190, 400, "template", TOO_THIN),
+    Shape("target 129 x 40000 (was a crash)", 129, 40000, "target", TOO_THIN),
+    Shape("target 40000 x 129", 40000, 129, "target", TOO_THIN),
+    Shape("target 150 x 20000 (was sent)", 150, 20000, "target", TOO_THIN),
+    Shape("target 128 px wide", 128, 1000, "target", TOO_THIN),
+    Shape("target 129 x 4095, as it is", 129, 4095, "target", FITS),
+    Shape("template 201 x 4095, as it is", 4095, 201, "template", FITS),
+    Shape("template 200 px high", 4095, 200, "template", TOO_THIN),
 ]
 
 
@@ -122,16 +135,15 @@ def test_extreme_shapes_end_with_their_code_and_only_fitting_ones_are_sent(
     configure: Callable[..., None], run_pairs: Run, emulator: FusionEmulator
 ) -> None:
     uploads = []
-    for label, width, height, role, _ in SHAPES:
-        shape = _solid(width, height)
-        if role == "target":
-            uploads.append(Upload(label, shape, images.as_png(), "jpg", "png"))
+    for shape in SHAPES:
+        data = _solid(shape.width, shape.height)
+        if shape.role == "target":
+            uploads.append(Upload(shape.label, data, images.as_png(), "jpg", "png"))
         else:
-            uploads.append(Upload(label, images.as_jpeg(), shape))
+            uploads.append(Upload(shape.label, images.as_jpeg(), data))
     ran = run_pairs(uploads)
-    assert {r.upload.label: outcome(r) for r in ran} == {s[0]: s[4] for s in SHAPES}
-    sent = sum(1 for s in SHAPES if s[4].startswith("api"))
-    assert emulator.stats()["calls"] == sent
+    assert {r.upload.label: outcome(r) for r in ran} == {s.label: s.outcome for s in SHAPES}
+    assert emulator.stats()["calls"] == sum(1 for s in SHAPES if s.outcome == FITS)
 
 
 def test_the_largest_inputs_auto_fit_takes_and_one_beyond(
