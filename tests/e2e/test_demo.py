@@ -156,3 +156,15 @@ def test_the_demo_prints_and_keeps_one_completion_event_per_pair(demo: DemoRun) 
         assert event["detail"]["status"] == document["status"]
         assert event["detail"]["correlation_id"] == document["correlation_id"] == f"demo-{pair_id}"
         assert event["detail"]["event_id"] in printed[pair_id]
+
+
+def test_a_sideways_phone_jpeg_and_a_heic_template_are_merged_upright(demo: DemoRun) -> None:
+    # The emulator finds faces on the stored pixels only: success means they were sent upright.
+    rotated = json.loads((demo.out / "phone-rotated-target" / "result.json").read_text())
+    assert rotated["status"] == "succeeded"
+    assert "rotated" in rotated["inputs"]["target"]["adjusted"]["changes"]
+    assert rotated["inputs"]["target"]["adjusted"]["orientation"] == 6
+    heic = json.loads((demo.out / "heic-template" / "result.json").read_text())
+    assert heic["status"] == "succeeded"
+    assert heic["inputs"]["template"]["adjusted"]["original"]["format"] == "HEIF"
+    assert heic["inputs"]["template"]["format"] == "JPEG"
