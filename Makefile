@@ -9,7 +9,7 @@ PYTHON_BOOT ?= $(shell for p in $(PYENV_PY313) python3.13 python3.12 python3.11 
 VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
-export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)
+export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)/functions/pair_api:$(CURDIR)
 # sam build looks for python3.13 on PATH
 PY313_DIR := $(dir $(PYENV_PY313))
 export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
