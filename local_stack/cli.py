@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     up_.add_argument("--visibility-timeout", type=int, help="seconds; default: the template's")
     up_.add_argument("--handler", help="default: FusionFunction's Handler in the template")
     up_.add_argument("--log-file", type=Path, help="function logs; default: stderr")
+    up_.add_argument("--pair-api-port", type=int, default=8080, help="default: 8080")
     return parser
 
 
@@ -73,9 +74,13 @@ def up(args: argparse.Namespace) -> int:
         visibility_timeout=args.visibility_timeout,
         handler=args.handler,
         log_file=args.log_file,
+        pair_api_token=secrets.token_urlsafe(24),
+        pair_api_port=args.pair_api_port,
     ) as running:
         stack = running.stack
         _print_exports(stack, running.function_env)
+        if running.pair_api is not None:
+            _print_pair_api(running.pair_api.url, running.pair_api.token)
         logger.info(
             "up: batch size %d, concurrency %d, visibility timeout %d s; Ctrl-C stops",
             stack.batch_size,
@@ -105,3 +110,11 @@ def _print_exports(stack: LocalStack, env: dict[str, str]) -> None:
         f"# e.g. aws s3 cp portrait.jpg s3://$INPUT_BUCKET/{env['INPUT_PREFIX']}demo/target.jpg",
         flush=True,
     )
+
+
+def _print_pair_api(url: str, token: str) -> None:
+    print(f"export PAIR_API_URL={shlex.quote(url)}")
+    print(f"export PAIR_API_TOKEN={shlex.quote(token)}")
+    print('# the Pair API wants "Authorization: Bearer $PAIR_API_TOKEN" (JWT mode, locally), e.g.')
+    print('#   curl -H "Authorization: Bearer $PAIR_API_TOKEN" $PAIR_API_URL/templates')
+    print(f"# playground: {url}/playground/#token={token}", flush=True)

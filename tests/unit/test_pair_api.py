@@ -47,7 +47,9 @@ class FakeStore:
         self.copies.append((source_key, target_key, metadata))
         self.objects[bucket, target_key] = (self.objects[bucket, source_key][0], metadata)
 
-    def presign_post(self, bucket: str, policy: UploadPolicy, expires_seconds: int) -> dict[str, Any]:
+    def presign_post(
+        self, bucket: str, policy: UploadPolicy, expires_seconds: int
+    ) -> dict[str, Any]:
         self.policies.append(policy)
         return {"url": f"https://{bucket}.s3/", "fields": {"key": policy.key, **policy.fields}}
 
@@ -78,7 +80,9 @@ def call(store: FakeStore) -> Any:
     return request
 
 
-def test_post_pairs_presigns_both_halves_under_the_input_prefix(call: Any, store: FakeStore) -> None:
+def test_post_pairs_presigns_both_halves_under_the_input_prefix(
+    call: Any, store: FakeStore
+) -> None:
     status, body = call("POST", "/pairs", {"source_similarity": 0.6, "correlation_id": "order-7"})
     assert status == 201
     assert body["pair_id"] == PAIR_ID
@@ -90,7 +94,7 @@ def test_post_pairs_presigns_both_halves_under_the_input_prefix(call: Any, store
 
 
 def test_an_empty_body_creates_a_pair_with_no_metadata(call: Any, store: FakeStore) -> None:
-    status, body = call("POST", "/pairs")
+    status, _ = call("POST", "/pairs")
     assert status == 201
     assert [policy.fields for policy in store.policies] == [{}, {}]
 

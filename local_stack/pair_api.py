@@ -1,0 +1,56 @@
+"""The Pair API of the local stack: the real routes behind the local HTTP server.
+
+The catalogue is seeded with the bundled portraits through the same check as
+``python -m ops.catalogue add``, so the playground has templates to offer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from local_stack.account import REGION
+from local_stack.aws import DUMMY_CREDENTIALS, LocalStack
+from local_stack.pair_api_server import PairApiServer
+from ops.catalogue import add_template
+from pair_api.routes import build_resolver
+from pair_api.service import PairService
+from pair_api.settings import PairApiSettings
+from pair_api.store import S3PairStore
+
+PORTRAITS = Path(__file__).resolve().parent / "portraits"
+SEED_TEMPLATES = {"astronaut": "astronaut.png", "grace-hopper": "grace_hopper.jpg"}
+
+
+def local_s3(endpoint_url: str) -> Any:
+    """An S3 client for the local stack that signs as the deployed function does (SigV4)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(signature_version="s3v4"),
+    )
+
+
+def seed_catalogue(stack: LocalStack) -> list[str]:
+    """Add the bundled portraits to the catalogue; their template ids."""
+    settings = PairApiSettings.from_env(stack.pair_api_env)
+    s3 = local_s3(stack.endpoint_url)
+    for template_id, name in SEED_TEMPLATES.items():
+        data = (PORTRAITS / name).read_bytes()
+        add_template(s3, settings.input_bucket, settings.catalogue_prefix, template_id, data)
+    return list(SEED_TEMPLATES)
+
+
+def pair_api_server(stack: LocalStack, *, token: str, port: int = 0) -> PairApiServer:
+    """A (not yet started) local Pair API over ``stack``, with the template's environment."""
+    service = PairService(
+        PairApiSettings.from_env(stack.pair_api_env), S3PairStore(local_s3(stack.endpoint_url))
+    )
+    resolver = build_resolver(lambda: service)
+    return PairApiServer(resolver.resolve, token=token, port=port)
