@@ -14,7 +14,7 @@ export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)/functions/pair_api:$(C
 PY313_DIR := $(dir $(PYENV_PY313))
 export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
 
-.PHONY: help dev sam-dev demo stack format lint unit integration e2e template test soak bench redrive clean
+.PHONY: help dev sam-dev browser demo stack format lint unit integration e2e template test soak bench redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 dev: $(VENV)/.installed  ## create the development venv
 sam-dev: $(SAM_VENV)/.installed  ## create the venv for the SAM CLI and cfn-lint
+
+browser:  ## Debian's chromium for the playground's browser test (only if missing; needs root)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 demo: dev  ## the whole pipeline on bundled portraits, on the local stack (results in out/demo)
 	$(PY) -m local_stack.demo
@@ -57,7 +60,7 @@ unit: dev  ## unit tests: pure logic, no network
 integration: dev  ## the handler against moto's server and the face-fusion emulator
 	$(PY) -m pytest tests/integration tests/emulator tests/local_stack
 
-e2e: dev  ## the local stack end to end, through the front door
+e2e: dev browser  ## the local stack end to end, through the front door (and the playground in chromium)
 	$(PY) -m pytest tests/e2e
 
 template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template assertions
@@ -66,7 +69,7 @@ template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template 
 	$(SAM_VENV)/bin/sam build --region us-east-1
 	$(PY) -m pytest tests/template
 
-test: lint template  ## everything CI runs: lint, template checks, every test tier
+test: lint template browser  ## everything CI runs: lint, template checks, every test tier
 	$(PY) -m pytest tests --ignore=tests/template
 
 soak: dev  ## the full soak: 200+ pairs with random faults and a rate limit
