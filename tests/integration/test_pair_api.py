@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,9 +17,10 @@ import boto3
 import pytest
 import requests
 
-from local_stack.aws import LocalStack, MotoServer, provision
+from local_stack.aws import LocalStack, MotoServer, aws_env, provision
 from local_stack.pair_api import pair_api_server, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
+from ops import catalogue
 from portrait_fusion.preflight import size_limit
 from tests import images
 from tests.harness import API_KEY
@@ -222,3 +225,50 @@ def test_the_playground_is_served_without_a_token(server: PairApiServer) -> None
     connection.request("GET", "/playground/../template.yaml")
     assert connection.getresponse().status == 404
     connection.close()
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (images.as_png(size=(180, 600)), "ERROR_LOW_RESOLUTION"),
+        (images.webp(), "UNSUPPORTED_FILE_TYPES"),
+        (images.truncated_jpeg(), "FILE_DECODING_FAILURE"),
+        (images.colour_noise(4200, 300), "FILE_RESOLUTION_EXCEEDS_LIMITS"),
+    ],
+)
+def test_the_catalogue_command_refuses_what_the_api_would_refuse(
+    pair_stack: LocalStack, s3: Any, tmp_path: Path, data: bytes, code: str, capsys: Any
+) -> None:
+    file = tmp_path / "scene.img"
+    file.write_bytes(data)
+    with shell_env(pair_stack):
+        status = catalogue.main(["add", "--bucket", pair_stack.input_bucket, "refused", str(file)])
+    assert status == 2
+    assert code in capsys.readouterr().err
+    listed = s3.list_objects_v2(Bucket=pair_stack.input_bucket, Prefix="catalogue/refused.")
+    assert listed["KeyCount"] == 0
+
+
+def test_the_catalogue_command_adds_a_template_the_api_then_offers(
+    server: PairApiServer, pair_stack: LocalStack, tmp_path: Path, capsys: Any
+) -> None:
+    file = tmp_path / "scene.jpg"
+    file.write_bytes(images.as_jpeg("grace_hopper.jpg", size=(420, 500)))
+    with shell_env(pair_stack):
+        status = catalogue.main(["add", "--bucket", pair_stack.input_bucket, "harbour", str(file)])
+    assert status == 0
+    assert "catalogue/harbour.jpg (420x500)" in capsys.readouterr().out
+    entries = {entry["template_id"]: entry for entry in call(server, "GET", "/templates").json()}
+    assert (entries["harbour"]["width"], entries["harbour"]["height"]) == (420, 500)
+
+
+@contextlib.contextmanager
+def shell_env(stack: LocalStack) -> Iterator[None]:
+    """The environment a user's shell has after `make stack`'s exports."""
+    saved = dict(os.environ)
+    os.environ.update(aws_env(stack.endpoint_url, stack.region))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
