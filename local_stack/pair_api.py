@@ -6,6 +6,8 @@ The catalogue is seeded with the bundled portraits through the same check as
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from botocore.config import Config
 from local_stack.account import REGION
 from local_stack.aws import DUMMY_CREDENTIALS, LocalStack
 from local_stack.pair_api_server import PairApiServer
+from local_stack.post_policy import PostPolicyGate
 from ops.catalogue import add_template
 from pair_api.routes import build_resolver
 from pair_api.service import PairService
@@ -47,10 +50,17 @@ def seed_catalogue(stack: LocalStack) -> list[str]:
     return list(SEED_TEMPLATES)
 
 
-def pair_api_server(stack: LocalStack, *, token: str, port: int = 0) -> PairApiServer:
-    """A (not yet started) local Pair API over ``stack``, with the template's environment."""
-    service = PairService(
-        PairApiSettings.from_env(stack.pair_api_env), S3PairStore(local_s3(stack.endpoint_url))
-    )
-    resolver = build_resolver(lambda: service)
-    return PairApiServer(resolver.resolve, token=token, port=port)
+@contextlib.contextmanager
+def local_pair_api(stack: LocalStack, *, token: str, port: int = 0) -> Iterator[PairApiServer]:
+    """The Pair API over ``stack`` with the template's environment, serving until exit.
+
+    Its presigned POSTs go through a :class:`~local_stack.post_policy.PostPolicyGate`, so
+    uploads are refused as S3 would refuse them.
+    """
+    secret = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    with PostPolicyGate(stack.endpoint_url, secret_key=secret) as gate:
+        store = S3PairStore(local_s3(stack.endpoint_url), upload_client=local_s3(gate.url))
+        service = PairService(PairApiSettings.from_env(stack.pair_api_env), store)
+        resolver = build_resolver(lambda: service)
+        with PairApiServer(resolver.resolve, token=token, port=port) as server:
+            yield server

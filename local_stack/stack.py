@@ -14,7 +14,7 @@ from pathlib import Path
 from local_stack.aws import LocalStack, provision, start_moto
 from local_stack.emulator import Faults, FusionEmulator
 from local_stack.esm import EventSourceMapping
-from local_stack.pair_api import pair_api_server, seed_catalogue
+from local_stack.pair_api import local_pair_api, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
 
 
@@ -99,7 +99,7 @@ def running_stack(
         if pair_api_token is not None:
             seed_catalogue(stack)
             pair_api = running.enter_context(
-                pair_api_server(stack, token=pair_api_token, port=pair_api_port)
+                local_pair_api(stack, token=pair_api_token, port=pair_api_port)
             )
         yield RunningStack(
             stack=stack, function_env=env, esm=esm, emulator=emulator, pair_api=pair_api

@@ -12,7 +12,7 @@ import requests
 from local_stack.aws import LocalStack
 from local_stack.emulator import FusionEmulator
 from local_stack.esm import EventSourceMapping
-from local_stack.pair_api import pair_api_server, seed_catalogue
+from local_stack.pair_api import local_pair_api, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
 from tests import images
 from tests.e2e.conftest import Queues, settle
@@ -23,7 +23,7 @@ TOKEN = "e2e-token"
 @pytest.fixture(scope="module")
 def pair_api(stack: LocalStack) -> Iterator[PairApiServer]:
     seed_catalogue(stack)
-    with pair_api_server(stack, token=TOKEN) as server:
+    with local_pair_api(stack, token=TOKEN) as server:
         yield server
 
 

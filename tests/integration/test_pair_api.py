@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from local_stack.aws import LocalStack, MotoServer, aws_env, provision
-from local_stack.pair_api import pair_api_server, seed_catalogue
+from local_stack.pair_api import local_pair_api, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
 from ops import catalogue
 from portrait_fusion.preflight import size_limit
@@ -36,6 +36,8 @@ def pair_stack(moto: MotoServer) -> LocalStack:
         ROOT / "template.yaml",
         api_key=API_KEY,
         names_prefix=f"pairs-{uuid.uuid4().hex[:8]}",
+        # strict sizes: the upload limit is 4 MB, so a too-large upload stays cheap to send
+        overrides={"AutoFit": "false"},
     )
     seed_catalogue(stack)
     return stack
@@ -43,7 +45,7 @@ def pair_stack(moto: MotoServer) -> LocalStack:
 
 @pytest.fixture(scope="module")
 def server(pair_stack: LocalStack) -> Iterator[PairApiServer]:
-    with pair_api_server(pair_stack, token=TOKEN) as running:
+    with local_pair_api(pair_stack, token=TOKEN) as running:
         yield running
 
 
@@ -110,26 +112,80 @@ def test_each_upload_policy_names_one_key_a_size_range_an_image_type_and_the_met
         conditions = policy["conditions"]
         assert {"bucket": pair_stack.input_bucket} in conditions
         assert {"key": f"incoming/{pair['pair_id']}/{role}.jpg"} in conditions
-        # the largest input the fusion function accepts with the template's AutoFit default
-        assert ["content-length-range", 1, size_limit(auto_fit=True)] in conditions
+        # the largest input the fusion function accepts with AutoFit=false
+        assert ["content-length-range", 1, size_limit(auto_fit=False)] in conditions
         assert ["starts-with", "$Content-Type", "image/"] in conditions
         assert {"x-amz-meta-source-similarity": "0.3"} in conditions
         expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         assert 0 < (expires - datetime.now(UTC)).total_seconds() <= 300
 
 
-def test_moto_stores_what_the_policy_forbids_so_the_readme_says_so(
+def test_moto_itself_stores_what_the_policy_forbids_so_the_readme_says_so(
     server: PairApiServer, pair_stack: LocalStack, s3: Any
 ) -> None:
-    """moto checks no POST policy condition: real S3 refuses this upload, moto takes it.
+    """Straight to moto, a non-image upload is stored: moto checks no POST policy condition.
 
     If moto starts enforcing the policy, this fails, and the README's note must change.
     """
     pair = call(server, "POST", "/pairs").json()
-    refused_by_s3 = upload(pair["uploads"]["target"], b"%PDF-1.7 not an image", "application/pdf")
-    assert refused_by_s3.status_code == 204
+    straight_to_moto = {
+        "url": f"{pair_stack.endpoint_url}/{pair_stack.input_bucket}",
+        "fields": pair["uploads"]["target"]["fields"],
+    }
+    answer = upload(straight_to_moto, b"%PDF-1.7 not an image", "application/pdf")
+    assert answer.status_code == 204
     key = f"incoming/{pair['pair_id']}/target.jpg"
     assert s3.head_object(Bucket=pair_stack.input_bucket, Key=key)["ContentLength"] > 0
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "code"),
+    [
+        (b"%PDF-1.7 not an image", "application/pdf", 403, "AccessDenied"),
+        (
+            images.padded_to(images.as_jpeg(), 4 * 1024 * 1024 + 1),
+            "image/jpeg",
+            400,
+            "EntityTooLarge",
+        ),
+        (b"", "image/jpeg", 400, "EntityTooSmall"),
+    ],
+)
+def test_the_store_refuses_an_upload_outside_the_policy_and_stores_nothing(
+    server: PairApiServer,
+    pair_stack: LocalStack,
+    s3: Any,
+    data: bytes,
+    content_type: str,
+    status: int,
+    code: str,
+) -> None:
+    pair = call(server, "POST", "/pairs").json()
+    answer = upload(pair["uploads"]["target"], data, content_type)
+    assert answer.status_code == status
+    assert f"<Code>{code}</Code>" in answer.text
+    listed = s3.list_objects_v2(
+        Bucket=pair_stack.input_bucket, Prefix=f"incoming/{pair['pair_id']}/"
+    )
+    assert listed["KeyCount"] == 0
+
+
+def test_the_store_refuses_metadata_other_than_the_request_fixed(
+    server: PairApiServer, pair_stack: LocalStack
+) -> None:
+    presigned = call(server, "POST", "/pairs", json={"source_similarity": 0.2}).json()["uploads"]
+    tampered = {
+        "url": presigned["target"]["url"],
+        "fields": {**presigned["target"]["fields"], "x-amz-meta-source-similarity": "1.0"},
+    }
+    answer = upload(tampered, images.as_jpeg(), "image/jpeg")
+    assert (answer.status_code, "<Code>AccessDenied</Code>" in answer.text) == (403, True)
+    # nor may an upload use its partner's policy for another key
+    swapped = {
+        "url": presigned["target"]["url"],
+        "fields": {**presigned["target"]["fields"], "key": presigned["template"]["fields"]["key"]},
+    }
+    assert upload(swapped, images.as_jpeg(), "image/jpeg").status_code == 403
 
 
 def test_a_catalogue_template_is_copied_server_side_and_only_the_target_is_presigned(

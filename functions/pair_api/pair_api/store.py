@@ -55,10 +55,15 @@ class PairStore(Protocol):
 
 
 class S3PairStore:
-    """`PairStore` on a boto3 S3 client; every failure becomes `StoreUnavailable`."""
+    """`PairStore` on a boto3 S3 client; every failure becomes `StoreUnavailable`.
 
-    def __init__(self, client: S3Client) -> None:
+    `upload_client` signs the presigned POSTs when uploads go to another endpoint than the
+    other calls (the local stack checks them in front of its S3); by default, `client` does.
+    """
+
+    def __init__(self, client: S3Client, upload_client: S3Client | None = None) -> None:
         self._s3 = client
+        self._uploads = upload_client or client
 
     def read_json(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:
@@ -121,7 +126,7 @@ class S3PairStore:
     def presign_post(
         self, bucket: str, policy: UploadPolicy, expires_seconds: int
     ) -> dict[str, Any]:
-        post: dict[str, Any] = self._s3.generate_presigned_post(
+        post: dict[str, Any] = self._uploads.generate_presigned_post(
             Bucket=bucket,
             Key=policy.key,
             Fields=dict(policy.fields),
