@@ -15,12 +15,12 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from local_stack.http_api_event import HttpRequest, HttpResponse, from_result, to_event
+from local_stack.http_server import LocalHttpServer, QuietRequestHandler
 
 logger = logging.getLogger("local_stack.pair_api")
 PLAYGROUND = Path(__file__).resolve().parents[1] / "playground"
@@ -45,45 +45,14 @@ class LocalContext:
         return 29_000
 
 
-class PairApiServer:
-    """A threaded HTTP server in front of ``handler``; a context manager."""
+class PairApiServer(LocalHttpServer):
+    """A threaded HTTP server in front of ``handler``; serves inside a ``with`` block."""
 
     def __init__(self, handler: Handler, *, token: str, port: int = 0) -> None:
         self.token = token
         self._handler = handler
         self._lock = threading.Lock()  # one invocation at a time, as one Lambda instance
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._request_handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="pair-api", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:<port>``: the local PAIR_API_URL."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        """Serve in a daemon thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(self._request_handler(), port=port, name="pair-api")
 
     def invoke(self, request: HttpRequest) -> HttpResponse:
         """Authenticate ``request`` as API Gateway would, then run the handler on its event."""
@@ -106,12 +75,10 @@ class PairApiServer:
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietRequestHandler):
             def do_GET(self) -> None:
                 if self.path.split("?")[0].startswith("/playground"):
-                    self._send(_static(self.path.split("?")[0]))
+                    self.reply(_static(self.path.split("?")[0]))
                 else:
                     self._api()
 
@@ -124,7 +91,7 @@ class PairApiServer:
             def _api(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_REQUEST_BYTES:
-                    self._send(_json(413, {"message": "Request Entity Too Large"}))
+                    self.reply(_json(413, {"message": "Request Entity Too Large"}))
                     return
                 path, _, query = self.path.partition("?")
                 request = HttpRequest(
@@ -135,19 +102,7 @@ class PairApiServer:
                     body=self.rfile.read(length) if length else b"",
                     host=self.headers.get("Host", "127.0.0.1"),
                 )
-                self._send(server.invoke(request))
-
-            def _send(self, response: HttpResponse) -> None:
-                self.send_response(response.status)
-                for name, value in response.headers.items():
-                    if name.lower() != "content-length":
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(response.body)))
-                self.end_headers()
-                self.wfile.write(response.body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug(format, *args)
+                self.reply(server.invoke(request))
 
         return Handler
 

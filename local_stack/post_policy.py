@@ -14,13 +14,11 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import requests
 from requests_toolbelt.multipart.decoder import (
@@ -30,11 +28,11 @@ from requests_toolbelt.multipart.decoder import (
 )
 
 from local_stack.http_api_event import HttpResponse
+from local_stack.http_server import LocalHttpServer, QuietRequestHandler
 
 logger = logging.getLogger("local_stack.post_policy")
 # Form fields that no condition has to cover (S3's documentation of POST policies).
 _UNCHECKED = {"policy", "x-amz-signature", "file"}
-_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "server", "date"}
 
 
 @dataclass(frozen=True)
@@ -149,43 +147,18 @@ def parse_form(bucket: str, body: bytes, content_type: str) -> PostForm:
     return PostForm(bucket=bucket, fields=fields, file_size=size)
 
 
-class PostPolicyGate:
-    """Checks POST uploads like S3 and forwards the allowed ones to moto; a context manager."""
+class PostPolicyGate(LocalHttpServer):
+    """Checks POST uploads like S3 and forwards the allowed ones to moto (its ``url``)."""
 
     def __init__(self, moto_endpoint: str, *, secret_key: str, port: int = 0) -> None:
         self._moto = moto_endpoint.rstrip("/")
         self._secret_key = secret_key
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="post-gate", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        """Where presigned POSTs should go instead of moto."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(self._handler(), port=port, name="post-policy-gate")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         gate = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietRequestHandler):
             def do_OPTIONS(self) -> None:  # a browser's CORS preflight; moto allows every origin
                 self._reply(gate.forward("OPTIONS", self.path, dict(self.headers.items()), b""))
 
@@ -214,26 +187,14 @@ class PostPolicyGate:
                 self._reply(gate.forward("POST", self.path, dict(self.headers.items()), body))
 
             def _reply(self, response: HttpResponse) -> None:
-                self.send_response(response.status)
-                headers = {
-                    name: value
-                    for name, value in response.headers.items()
-                    if name.lower() not in _HOP_BY_HOP
-                }
                 # a refusal must reach the page too: moto answers every origin, so S3's CORS
                 # rule for the playground's origin is mirrored here
+                headers = dict(response.headers)
                 if "Origin" in self.headers and not any(
                     name.lower() == "access-control-allow-origin" for name in headers
                 ):
                     headers["Access-Control-Allow-Origin"] = self.headers["Origin"]
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(response.body)))
-                self.end_headers()
-                self.wfile.write(response.body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug(format, *args)
+                self.reply(HttpResponse(response.status, headers, response.body))
 
         return Handler
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -66,15 +68,11 @@ class S3PairStore:
         self._uploads = upload_client or client
 
     def read_json(self, bucket: str, key: str) -> dict[str, Any] | None:
-        try:
-            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if _code(exc) in _MISSING:
-                return None
-            raise _unavailable(f"cannot read s3://{bucket}/{key}", exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(f"cannot read s3://{bucket}/{key}", exc) from exc
-        document: dict[str, Any] = json.loads(body)
+        with _reading(bucket, key) as found:
+            found.value = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        if found.value is None:
+            return None
+        document: dict[str, Any] = json.loads(found.value)
         return document
 
     def write_json(self, bucket: str, key: str, document: dict[str, Any]) -> None:
@@ -96,14 +94,11 @@ class S3PairStore:
             raise _unavailable(f"cannot list s3://{bucket}/{prefix}", exc) from exc
 
     def describe(self, bucket: str, key: str) -> StoredFile | None:
-        try:
-            head = self._s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if _code(exc) in _MISSING:
-                return None
-            raise _unavailable(f"cannot read s3://{bucket}/{key}", exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(f"cannot read s3://{bucket}/{key}", exc) from exc
+        with _reading(bucket, key) as found:
+            found.value = self._s3.head_object(Bucket=bucket, Key=key)
+        head = found.value
+        if head is None:
+            return None
         return StoredFile(
             key=key,
             size=head["ContentLength"],
@@ -140,6 +135,24 @@ class S3PairStore:
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds
         )
         return url
+
+
+@dataclass
+class _Found:
+    value: Any = None
+
+
+@contextlib.contextmanager
+def _reading(bucket: str, key: str) -> Iterator[_Found]:
+    """Read inside the block; a missing object leaves `value` None, other failures raise."""
+    found = _Found()
+    try:
+        yield found
+    except ClientError as exc:
+        if _code(exc) not in _MISSING:
+            raise _unavailable(f"cannot read s3://{bucket}/{key}", exc) from exc
+    except BotoCoreError as exc:
+        raise _unavailable(f"cannot read s3://{bucket}/{key}", exc) from exc
 
 
 def _code(exc: ClientError) -> str:
