@@ -9,7 +9,7 @@ PYTHON_BOOT ?= $(shell for p in $(PYENV_PY313) python3.13 python3.12 python3.11 
 VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
-export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)/functions/pair_api:$(CURDIR)
+export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)
 # sam build looks for python3.13 on PATH
 PY313_DIR := $(dir $(PYENV_PY313))
 export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
@@ -25,7 +25,7 @@ $(VENV)/.installed: requirements-dev.txt layers/dependencies/requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip uv
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements-dev.txt
 	@# so that `python -m local_stack` and friends work from the venv without PYTHONPATH
-	printf '%s\n' "$(CURDIR)" "$(CURDIR)/functions/fusion" "$(CURDIR)/functions/pair_api" \
+	printf '%s\n' "$(CURDIR)" "$(CURDIR)/functions/fusion" \
 	  > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/portrait-fusion.pth"
 	touch $@
 

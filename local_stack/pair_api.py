@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
-from local_stack.account import REGION
-from local_stack.aws import DUMMY_CREDENTIALS, LocalStack
+from local_stack.aws import DUMMY_CREDENTIALS, LocalStack, local_client
 from local_stack.pair_api_server import PairApiServer
 from local_stack.post_policy import PostPolicyGate
 from ops.catalogue import add_template
@@ -23,6 +21,7 @@ from pair_api.routes import build_resolver
 from pair_api.service import PairService
 from pair_api.settings import PairApiSettings
 from pair_api.store import S3PairStore
+from portrait_fusion.erasure import PairLocations, erase_pair
 
 PORTRAITS = Path(__file__).resolve().parent / "portraits"
 SEED_TEMPLATES = {"astronaut": "astronaut.png", "grace-hopper": "grace_hopper.jpg"}
@@ -30,14 +29,7 @@ SEED_TEMPLATES = {"astronaut": "astronaut.png", "grace-hopper": "grace_hopper.jp
 
 def local_s3(endpoint_url: str) -> Any:
     """An S3 client for the local stack that signs as the deployed function does (SigV4)."""
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(signature_version="s3v4"),
-    )
+    return local_client("s3", endpoint_url, config=Config(signature_version="s3v4"))
 
 
 def seed_catalogue(stack: LocalStack) -> list[str]:
@@ -59,8 +51,14 @@ def local_pair_api(stack: LocalStack, *, token: str, port: int = 0) -> Iterator[
     """
     secret = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
     with PostPolicyGate(stack.endpoint_url, secret_key=secret) as gate:
-        store = S3PairStore(local_s3(stack.endpoint_url), upload_client=local_s3(gate.url))
-        service = PairService(PairApiSettings.from_env(stack.pair_api_env), store)
+        s3 = local_s3(stack.endpoint_url)
+        where = PairLocations.from_env(stack.pair_api_env)
+        dynamodb = local_client("dynamodb", stack.endpoint_url, stack.region)
+        service = PairService(
+            PairApiSettings.from_env(stack.pair_api_env),
+            S3PairStore(s3, upload_client=local_s3(gate.url)),
+            eraser=lambda pair_id: erase_pair(pair_id, where, s3=s3, dynamodb=dynamodb),
+        )
         resolver = build_resolver(lambda: service)
         with PairApiServer(resolver.resolve, token=token, port=port) as server:
             yield server

@@ -12,7 +12,6 @@ instead of failing every pair that uses it. Works against AWS and the local stac
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,10 @@ from typing import Any
 
 import boto3
 
+from pair_api.pair_request import TEMPLATE_ID
 from portrait_fusion.errors import PreflightError
 from portrait_fusion.pairing import Role
 from portrait_fusion.preflight import prepare
-
-# The ids the Pair API accepts as template_id (pair_api.pair_request.TEMPLATE_ID).
-TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,26 @@ def test_a_face_the_api_refuses_ends_failed_with_the_apis_code(
     _, done = app.wait_until_done(pair["pair_id"])
     assert (done["status"], done["result_url"]) == ("failed", None)
     assert done["document"]["error"]["code"] == "ERROR_NO_FACE_IN_FILE"
+
+
+def test_an_app_erases_a_finished_pair_with_delete(
+    pair_api: PairApiServer,
+    mapping: EventSourceMapping,
+    stack: LocalStack,
+    emulator: FusionEmulator,
+    queues: Queues,
+) -> None:
+    app = App(pair_api)
+    pair = app.create(template_id="astronaut", correlation_id="erase-me")
+    upload(pair["uploads"]["target"], images.as_jpeg("grace_hopper.jpg"), "image/jpeg")
+    _, done = app.wait_until_done(pair["pair_id"])
+    assert done["status"] == "succeeded"
+    settle(emulator, queues)
+    erased = requests.delete(f"{app.url}/pairs/{pair['pair_id']}", headers=app.headers, timeout=10)
+    assert erased.status_code == 200
+    # inputs, result image, result.json, the request record; and the idempotency record
+    assert erased.json()["erased"]["objects"] >= 5
+    assert erased.json()["erased"]["records"] >= 1
+    answer = requests.get(f"{app.url}/pairs/{pair['pair_id']}", headers=app.headers, timeout=10)
+    assert answer.status_code == 404
+    assert requests.get(done["result_url"], timeout=10).status_code == 404

@@ -328,3 +328,23 @@ def shell_env(stack: LocalStack) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def test_delete_erases_every_version_of_the_pair_and_then_it_is_gone(
+    server: PairApiServer, pair_stack: LocalStack, s3: Any
+) -> None:
+    pair = call(server, "POST", "/pairs").json()
+    for _ in range(2):  # two versions of the target
+        assert upload(pair["uploads"]["target"], images.as_jpeg(), "image/jpeg").status_code == 204
+    erased = call(server, "DELETE", f"/pairs/{pair['pair_id']}")
+    # two target versions and the request record
+    assert erased.status_code == 200
+    assert erased.json() == {"pair_id": pair["pair_id"], "erased": {"objects": 3, "records": 0}}
+    for bucket, prefix in (
+        (pair_stack.input_bucket, f"incoming/{pair['pair_id']}/"),
+        (pair_stack.output_bucket, f"results/{pair['pair_id']}/"),
+    ):
+        listed = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+        assert not listed.get("Versions") and not listed.get("DeleteMarkers")
+    assert call(server, "GET", f"/pairs/{pair['pair_id']}").status_code == 404
+    assert call(server, "DELETE", f"/pairs/{pair['pair_id']}").status_code == 404

@@ -10,6 +10,7 @@ PAIR_API_ROUTES = {
     "PairApiCreatePairRoute": "POST /pairs",
     "PairApiDescribePairRoute": "GET /pairs/{pair_id}",
     "PairApiListTemplatesRoute": "GET /templates",
+    "PairApiErasePairRoute": "DELETE /pairs/{pair_id}",
 }
 
 

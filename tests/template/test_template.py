@@ -222,6 +222,17 @@ PAIR_API_GRANTS = [
     ),
     allow(["s3:GetObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
     allow(["s3:PutObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*/request.json")),
+    # DELETE /pairs/{pair_id}: the erasure of one pair
+    allow(
+        ["s3:ListBucketVersions"],
+        [getatt("InputBucket"), getatt("OutputBucket")],
+        {"StringLike": {"s3:prefix": [sub("${InputPrefix}*"), sub("${OutputPrefix}*")]}},
+    ),
+    allow(
+        ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        [sub("${InputBucket.Arn}/${InputPrefix}*"), sub("${OutputBucket.Arn}/${OutputPrefix}*")],
+    ),
+    allow(["dynamodb:Scan", "dynamodb:DeleteItem"], getatt("IdempotencyTable")),
 ]
 
 # AWS offers no resource-level permissions for these, so "*" is the only possible resource.

@@ -16,6 +16,7 @@ from pair_api.service import PairService
 from pair_api.settings import PairApiSettings
 from pair_api.store import StoredFile
 from pair_api.upload_policy import UploadPolicy, upload_policy
+from portrait_fusion.erasure import ErasureReport
 
 PAIR_ID = "0123456789abcdef0123456789abcdef"
 SETTINGS = PairApiSettings(input_bucket="in", output_bucket="out", max_upload_bytes=1000)
@@ -66,7 +67,13 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def call(store: FakeStore) -> Any:
-    service = PairService(SETTINGS, store, new_pair_id=lambda: PAIR_ID)
+    def erase(pair_id: str) -> ErasureReport:
+        gone = [key for bucket, key in list(store.objects) if f"/{pair_id}/" in key]
+        for key in gone:
+            store.objects = {k: v for k, v in store.objects.items() if k[1] != key}
+        return ErasureReport(pair_id, objects=gone)
+
+    service = PairService(SETTINGS, store, eraser=erase, new_pair_id=lambda: PAIR_ID)
     resolver = build_resolver(lambda: service)
 
     def request(method: str, path: str, body: Any = None, content_type: str = "application/json"):
@@ -222,3 +229,19 @@ def test_templates_lists_the_catalogue_with_sizes_and_preview_urls(call: Any) ->
             "preview_url": "https://in.s3/catalogue/beach.png?signed",
         }
     ]
+
+
+def test_delete_erases_the_pair_then_it_is_gone(call: Any, store: FakeStore) -> None:
+    call("POST", "/pairs")
+    store.objects["in", f"incoming/{PAIR_ID}/target.jpg"] = (b"jpg", {})
+    status, body = call("DELETE", f"/pairs/{PAIR_ID}")
+    assert (status, body) == (200, {"pair_id": PAIR_ID, "erased": {"objects": 2, "records": 0}})
+    assert call("GET", f"/pairs/{PAIR_ID}")[0] == 404
+    status, body = call("DELETE", f"/pairs/{PAIR_ID}")
+    assert (status, body["error"]["code"]) == (404, "PAIR_NOT_FOUND")
+
+
+def test_delete_of_a_malformed_pair_id_erases_nothing(call: Any, store: FakeStore) -> None:
+    status, body = call("DELETE", "/pairs/..")
+    assert (status, body["error"]["code"]) == (400, "INVALID_REQUEST")
+    assert ("in", "catalogue/beach.png") in store.objects

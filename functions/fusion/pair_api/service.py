@@ -15,9 +15,19 @@ from pair_api.pair_status import PairFacts, PairStatus, pair_status
 from pair_api.settings import TARGET_NAME, TEMPLATE_NAME, PairApiSettings
 from pair_api.store import PairStore
 from pair_api.upload_policy import pair_metadata, upload_policy
+from portrait_fusion.erasure import ErasureReport
 
 PAIR_ID = re.compile(r"^[0-9a-f]{32}$")
 REQUEST_RECORD = "request.json"
+Eraser = Callable[[str], ErasureReport]
+"""Erases one pair by id (`portrait_fusion.erasure.erase_pair` with the stack's locations)."""
+
+
+def _check_pair_id(pair_id: str) -> None:
+    if not PAIR_ID.match(pair_id):
+        raise InvalidRequest(
+            "pair_id must be the 32 hexadecimal digits POST /pairs returned", field="pair_id"
+        )
 
 
 class PairService:
@@ -27,10 +37,12 @@ class PairService:
         self,
         settings: PairApiSettings,
         store: PairStore,
+        eraser: Eraser,
         new_pair_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self._settings = settings
         self._store = store
+        self._eraser = eraser
         self._new_pair_id = new_pair_id
         self._catalogue = Catalogue(store, settings.input_bucket, settings.catalogue_prefix)
 
@@ -65,10 +77,7 @@ class PairService:
 
     def describe_pair(self, pair_id: str) -> dict[str, Any]:
         """`{"pair_id", "status", "document", "result_url"}`; 404 for a pair never created."""
-        if not PAIR_ID.match(pair_id):
-            raise InvalidRequest(
-                "pair_id must be the 32 hexadecimal digits POST /pairs returned", field="pair_id"
-            )
+        _check_pair_id(pair_id)
         s = self._settings
         document = self._store.read_json(s.output_bucket, f"{s.output_prefix}{pair_id}/result.json")
         names = {
@@ -99,6 +108,18 @@ class PairService:
             "status": status.value,
             "document": document,
             "result_url": result_url,
+        }
+
+    def erase_pair(self, pair_id: str) -> dict[str, Any]:
+        """Remove every version of the pair's inputs and outputs and its records; 404 when
+        nothing of it is left (so a repeated erasure says the pair is gone)."""
+        _check_pair_id(pair_id)
+        report = self._eraser(pair_id)
+        if not report.removed_anything:
+            raise UnknownPair(f"no pair {pair_id}")
+        return {
+            "pair_id": pair_id,
+            "erased": {"objects": len(report.objects), "records": len(report.records)},
         }
 
     def list_templates(self) -> list[dict[str, Any]]:

@@ -41,6 +41,11 @@ def build_resolver(service: Callable[[], PairService]) -> APIGatewayHttpResolver
         described = service().describe_pair(pair_id)
         return Response(200, content_types.APPLICATION_JSON, json.dumps(described))
 
+    @app.delete("/pairs/<pair_id>")
+    def erase_pair(pair_id: str) -> Response[str]:
+        erased = service().erase_pair(pair_id)
+        return Response(200, content_types.APPLICATION_JSON, json.dumps(erased))
+
     @app.get("/templates")
     def list_templates() -> Response[str]:
         return Response(200, content_types.APPLICATION_JSON, json.dumps(service().list_templates()))

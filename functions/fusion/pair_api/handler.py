@@ -29,9 +29,17 @@ def service() -> PairService:
     import boto3
     from botocore.config import Config
 
+    from portrait_fusion.erasure import PairLocations, erase_pair
+
     # SigV4 everywhere: presigned URLs for KMS- or SSE-protected objects need it.
     client = boto3.client("s3", config=Config(signature_version="s3v4"))
-    return PairService(PairApiSettings.from_env(os.environ), S3PairStore(client))
+    where = PairLocations.from_env(os.environ)
+    dynamodb = boto3.client("dynamodb")
+    return PairService(
+        PairApiSettings.from_env(os.environ),
+        S3PairStore(client),
+        eraser=lambda pair_id: erase_pair(pair_id, where, s3=client, dynamodb=dynamodb),
+    )
 
 
 _resolver = build_resolver(service)
