@@ -18,6 +18,7 @@ from portrait_fusion.call_budget import Clock, DynamoDBCallBudget, budgeted, utc
 from portrait_fusion.entrypoints import EntryPoints
 from portrait_fusion.fusion_api import FusionApiClient, new_session
 from portrait_fusion.idempotency import OnceGuard
+from portrait_fusion.paid_calls import DynamoDBPaidCallMarks
 from portrait_fusion.pipeline import Pipeline
 from portrait_fusion.reuse import DynamoDBResultReuse
 from portrait_fusion.settings import Settings
@@ -87,6 +88,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         _client("secretsmanager"), settings.api_key_secret_id, settings.secret_max_age_seconds
     )
     dynamodb = _client("dynamodb")
+    ttl = record_ttl_seconds(settings.result_retention_days)
     session = new_session()
     if settings.daily_call_budget or settings.tenant_daily_call_budget:
         budget = DynamoDBCallBudget(
@@ -103,8 +105,8 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         keys,
         timeout_seconds=settings.api_timeout_seconds,
         max_attempts=settings.api_max_attempts,
+        marks=DynamoDBPaidCallMarks(settings.idempotency_table, dynamodb, ttl),
     )
-    ttl = record_ttl_seconds(settings.result_retention_days)
     once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb(), ttl))
     storage = S3Storage(_client("s3"))
     reuse = None
