@@ -30,6 +30,7 @@ DUMMY_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 FUNCTION_ID = "FusionFunction"
+PAIR_API_FUNCTION_ID = "PairApiFunction"
 SQS_EVENT_ID = "FusionQueueEvent"
 # SAM's defaults when the template leaves these out.
 DEFAULT_TIMEOUT_S = 3
@@ -151,6 +152,8 @@ class LocalStack:
     max_receive_count: int
     batch_size: int
     max_concurrency: int
+    pair_api_env: dict[str, str]
+    """PairApiFunction's environment, as the template declares it."""
     events_queue_url: str | None = None
     """Where the rule on EVENT_BUS_NAME delivers every pipeline event; None with no bus."""
     sweep: SweepFunction | None = None
@@ -209,6 +212,7 @@ def provision(
     events_queue_url = (
         subscribe_queue(client("events"), sqs, bus_name, names_prefix) if bus_name else None
     )
+    pair_api = template.properties(PAIR_API_FUNCTION_ID, "Environment")
     return LocalStack(
         endpoint_url=endpoint_url,
         region=REGION,
@@ -229,6 +233,10 @@ def provision(
         max_concurrency=int(event["ScalingConfig"]["MaximumConcurrency"]),
         events_queue_url=events_queue_url,
         sweep=sweep_function(template),
+        pair_api_env={
+            name: to_text(value)
+            for name, value in pair_api.get("Environment", {}).get("Variables", {}).items()
+        },
     )
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from local_stack.aws import LocalStack, aws_env, provision, start_moto
 from local_stack.emulator import Faults, FusionEmulator
 from local_stack.esm import EventSourceMapping
+from local_stack.pair_api import local_pair_api, seed_catalogue
+from local_stack.pair_api_server import PairApiServer
 from local_stack.sweep import SweepTimer
 
 
@@ -29,6 +31,8 @@ class RunningStack:
     """None when the function calls the real API."""
     sweep: SweepTimer | None = None
     """The partner-timeout sweep on its timer."""
+    pair_api: PairApiServer | None = None
+    """The local Pair API, when asked for."""
 
 
 @contextlib.contextmanager
@@ -46,6 +50,8 @@ def running_stack(
     handler: str | None = None,
     log_file: Path | None = None,
     sweep_interval_s: float | None = None,
+    pair_api_token: str | None = None,
+    pair_api_port: int = 0,
 ) -> Iterator[RunningStack]:
     """Start moto, provision it from ``template``, start the API side and the mapping.
 
@@ -55,7 +61,9 @@ def running_stack(
     ``overrides`` are template parameter overrides; the other arguments are those of
     :func:`~local_stack.aws.provision` and :class:`~local_stack.esm.EventSourceMapping`;
     the partner-timeout sweep runs every ``sweep_interval_s`` seconds (default: the
-    template's PartnerSweepMinutes).
+    template's PartnerSweepMinutes). With ``pair_api_token``, the Pair API is served on
+    127.0.0.1 (``pair_api_port``) with that bearer token and a catalogue seeded from the
+    bundled portraits.
     Everything is stopped on exit, the mapping first so in-flight invocations can finish.
     """
     with contextlib.ExitStack() as running:
@@ -103,4 +111,17 @@ def running_stack(
                     log_file=log_file,
                 )
             )
-        yield RunningStack(stack=stack, function_env=env, esm=esm, emulator=emulator, sweep=sweep)
+        pair_api = None
+        if pair_api_token is not None:
+            seed_catalogue(stack)
+            pair_api = running.enter_context(
+                local_pair_api(stack, token=pair_api_token, port=pair_api_port)
+            )
+        yield RunningStack(
+            stack=stack,
+            function_env=env,
+            esm=esm,
+            emulator=emulator,
+            sweep=sweep,
+            pair_api=pair_api,
+        )
