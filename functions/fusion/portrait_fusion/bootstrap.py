@@ -6,6 +6,7 @@ Manager, and creating a client costs tens of milliseconds.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +17,13 @@ from typing import Any, TypeVar
 from portrait_fusion.api_key import ApiKeyProvider
 from portrait_fusion.entrypoints import EntryPoints
 from portrait_fusion.fusion_api import FusionApiClient, new_session
+from portrait_fusion.hand_back import HandBack, SqsQueues
 from portrait_fusion.idempotency import OnceGuard
+from portrait_fusion.key_resolution import KeyResolver
 from portrait_fusion.pipeline import Pipeline
 from portrait_fusion.settings import Settings
 from portrait_fusion.storage import S3Storage
+from portrait_fusion.visibility import VisibilityPolicy
 
 T = TypeVar("T")
 
@@ -92,16 +96,19 @@ def build_app(settings: Settings) -> App:
     )
     dynamodb = _client("dynamodb")
     once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb()))
+    storage = S3Storage(_client("s3"))
     pipeline = Pipeline(
         settings,
-        S3Storage(_client("s3")),
+        storage,
         api,
         once,
         # Two pairs of a batch at a time, each reading two inputs and preflighting at once.
         ThreadPoolExecutor(max_workers=4, thread_name_prefix="pair-io"),
     )
     batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
-    return App(EntryPoints(pipeline, batch), once)
+    resolver = KeyResolver(storage, pipeline.naming)
+    hand_back = HandBack(SqsQueues(_client("sqs")), VisibilityPolicy(random.random))
+    return App(EntryPoints(pipeline, batch, resolver, hand_back), once)
 
 
 class _LazyOnceGuard:
