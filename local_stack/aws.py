@@ -139,6 +139,8 @@ class LocalStack:
     max_receive_count: int
     batch_size: int
     max_concurrency: int
+    reserved_concurrency: int | None = None
+    """ReservedConcurrentExecutions: the cap on every invoke path; None when unset."""
 
 
 def provision(
@@ -190,7 +192,13 @@ def provision(
     )
 
     function = template.properties(
-        FUNCTION_ID, "Handler", "Timeout", "MemorySize", "Environment", "Events"
+        FUNCTION_ID,
+        "Handler",
+        "Timeout",
+        "MemorySize",
+        "Environment",
+        "Events",
+        "ReservedConcurrentExecutions",
     )
     event = _sqs_event_properties(function, queue["QueueArn"])
     variables = function.get("Environment", {}).get("Variables", {})
@@ -212,6 +220,11 @@ def provision(
         max_receive_count=int(json.loads(queue["RedrivePolicy"])["maxReceiveCount"]),
         batch_size=int(event.get("BatchSize", DEFAULT_BATCH_SIZE)),
         max_concurrency=int(event["ScalingConfig"]["MaximumConcurrency"]),
+        reserved_concurrency=(
+            int(function["ReservedConcurrentExecutions"])
+            if "ReservedConcurrentExecutions" in function
+            else None
+        ),
     )
 
 

@@ -11,9 +11,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_stack.aws import LocalStack, provision, start_moto
+from local_stack.aws import LocalStack, aws_env, provision, start_moto
 from local_stack.emulator import Faults, FusionEmulator
 from local_stack.esm import EventSourceMapping
+from local_stack.reserved_concurrency import LocalFunction, ReservedConcurrency
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class RunningStack:
     esm: EventSourceMapping
     emulator: FusionEmulator | None
     """None when the function calls the real API."""
+    function: LocalFunction | None = None
+    """Direct invokes (ad hoc, Batch Operations, async S3/EventBridge), capped with the ESM."""
+    reserved: ReservedConcurrency | None = None
+    """The function's reserved concurrency, shared by the ESM and ``function``."""
 
 
 @contextlib.contextmanager
@@ -74,6 +79,17 @@ def running_stack(
             # The workers inherit this process' REQUESTS_CA_BUNDLE, which cannot know the
             # emulator's throw-away CA.
             env["REQUESTS_CA_BUNDLE"] = str(emulator.ca_bundle)
+        reserved = ReservedConcurrency(stack.reserved_concurrency or stack.max_concurrency)
+        environment = {
+            "handler": handler or stack.handler,
+            "env": {**env, **aws_env(stack.endpoint_url, stack.region)},
+            "timeout_s": stack.function_timeout,
+            "memory_size_mb": stack.memory_size,
+            "region": stack.region,
+            "log_file": log_file,
+        }
+        function = LocalFunction(reserved, environment)
+        running.callback(function.close)
         esm = running.enter_context(
             EventSourceMapping(
                 stack.queue_url,
@@ -85,6 +101,14 @@ def running_stack(
                 memory_size_mb=stack.memory_size,
                 endpoint_url=stack.endpoint_url,
                 log_file=log_file,
+                reserved=reserved,
             )
         )
-        yield RunningStack(stack=stack, function_env=env, esm=esm, emulator=emulator)
+        yield RunningStack(
+            stack=stack,
+            function_env=env,
+            esm=esm,
+            emulator=emulator,
+            function=function,
+            reserved=reserved,
+        )

@@ -9,6 +9,7 @@ object in the bucket wins, so `a+b` and `a b` are both found whichever way they 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -32,7 +33,7 @@ def _raw(key: str) -> str:
 
 
 # The documented reading first; for EventBridge, the notification's encoding, then raw.
-_READINGS = {
+_READINGS: dict[KeyEncoding, tuple[Callable[[str], str], ...]] = {
     KeyEncoding.FORM: (unquote_plus, unquote, _raw),
     KeyEncoding.PERCENT: (unquote, unquote_plus, _raw),
     KeyEncoding.UNSPECIFIED: (unquote_plus, _raw, unquote),
