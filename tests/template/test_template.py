@@ -562,9 +562,7 @@ def test_the_stack_creates_its_alarm_topic_and_an_optional_e_mail_subscription(
         "Endpoint": ref("AlarmEmail"),
         "TopicArn": ALARM_TOPIC,
     }
-    assert template["Conditions"]["CreateAlarmTopic"] == {
-        "Fn::Equals": [ref("AlarmTopicArn"), ""]
-    }
+    assert template["Conditions"]["CreateAlarmTopic"] == {"Fn::Equals": [ref("AlarmTopicArn"), ""]}
 
 
 def test_the_dashboard_shows_outcomes_failures_latency_queue_and_dlq(

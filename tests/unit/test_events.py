@@ -7,7 +7,6 @@ import json
 import pytest
 
 from portrait_fusion.errors import InvalidEventError
-from portrait_fusion.key_resolution import KeyEncoding
 from portrait_fusion.events import (
     EventKind,
     batch_job,
@@ -16,6 +15,7 @@ from portrait_fusion.events import (
     parse_s3_uri,
     sqs_notification,
 )
+from portrait_fusion.key_resolution import KeyEncoding
 from tests.conftest import load_event
 
 
