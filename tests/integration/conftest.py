@@ -130,21 +130,6 @@ class Lambda:
         response["messages"] = messages
         return response
 
-    def visible_messages(self) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
-
-    def make_visible(self, messages: list[dict[str, Any]]) -> None:
-        """Let handed-back messages return now, as if their visibility timeout had passed."""
-        for message in messages:
-            self.sqs.change_message_visibility(
-                QueueUrl=self.stack.queue_url,
-                ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=0,
-            )
-
 
 @pytest.fixture
 def function(stack: LocalStack, sqs: Any, configure: Any) -> Lambda:

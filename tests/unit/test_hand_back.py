@@ -22,7 +22,9 @@ class FakeQueue:
         self.fail = fail
 
     def limits(self, queue_arn: str) -> QueueLimits:
-        return QueueLimits(retention_seconds=345_600, max_receive_count=5)
+        return QueueLimits(
+            visibility_timeout_seconds=720, retention_seconds=345_600, max_receive_count=5
+        )
 
     def change_visibility(self, queue_arn: str, receipt_handle: str, seconds: int) -> None:
         if self.fail:

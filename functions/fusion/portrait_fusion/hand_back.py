@@ -53,12 +53,13 @@ class SqsQueues:
             return known
         attributes = self._client_factory().get_queue_attributes(
             QueueUrl=queue_url(queue_arn),
-            AttributeNames=["MessageRetentionPeriod", "RedrivePolicy"],
+            AttributeNames=["VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy"],
         )["Attributes"]
         redrive: dict[str, Any] = {}
         if "RedrivePolicy" in attributes:
             redrive = json.loads(attributes["RedrivePolicy"])
         limits = QueueLimits(
+            visibility_timeout_seconds=int(attributes.get("VisibilityTimeout", 30)),
             retention_seconds=int(attributes.get("MessageRetentionPeriod", 345_600)),
             max_receive_count=int(redrive.get("maxReceiveCount", 1)),
         )

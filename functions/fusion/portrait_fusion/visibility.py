@@ -3,16 +3,19 @@
 Without this every hand-back waits the queue's full visibility timeout (720 s), whether the
 pair's other half is merely being worked on elsewhere or the account is out of credits.
 
+The queue's own visibility timeout is the unit: it is how long a message may be away when
+an invocation dies holding it, so a hand-back that expects to succeed soon never waits longer.
+
 - A pair in progress elsewhere, or a message put back for lack of time: seconds.
 - A transient fault (429, 5xx, timeout, S3 throttling): exponential backoff with jitter by
-  receive count, so a burst of hand-backs does not return as a burst.
-- An operational fault (no credits, a bad key): long waits, doubling, so the queue holds the
-  pair while someone fixes the cause, and still tries before the message expires.
+  receive count, up to the visibility timeout, so a burst of hand-backs does not return as one.
+- An operational fault (no credits, a bad key): long waits, doubling from the visibility
+  timeout, so the queue holds the pair while someone fixes the cause.
 - `FusionError.retry_after`, when the cause says how long (a `Retry-After`, a spent budget),
   wins over the schedule.
 
-Every delay stays under SQS's 12 h ceiling, and the operational schedule is sized so that
-`MaxReceiveCount` deliveries fit inside the queue's retention: a message reaches the DLQ
+Every delay stays under SQS's 12 h ceiling, and an operational wait is at most the retention
+over `MaxReceiveCount`, so every delivery fits in the retention: a message reaches the DLQ
 rather than expiring unseen.
 """
 
@@ -27,15 +30,15 @@ from portrait_fusion.errors import Disposition, FusionError
 MAX_VISIBILITY_SECONDS = 43_200  # SQS's ceiling for ChangeMessageVisibility
 IN_PROGRESS_SECONDS = 5  # base wait for a pair busy elsewhere (plus up to as much jitter)
 TRANSIENT_BASE_SECONDS = 10
-TRANSIENT_CAP_SECONDS = 900
-HOLD_BASE_SECONDS = 3_600
 _SOON = frozenset({"PAIR_IN_PROGRESS", "OUT_OF_TIME"})
 
 
 @dataclass(frozen=True)
 class QueueLimits:
-    """What a queue allows a message: its retention and deliveries before the DLQ."""
+    """What a queue allows a message: its visibility timeout, retention and deliveries before
+    the DLQ."""
 
+    visibility_timeout_seconds: int
     retention_seconds: int
     max_receive_count: int
 
@@ -58,12 +61,16 @@ class VisibilityPolicy:
         if error.retry_after is not None:
             wanted = error.retry_after
         elif error.code in _SOON:
-            wanted = IN_PROGRESS_SECONDS * (1 + self._jitter())
+            wanted = min(
+                limits.visibility_timeout_seconds, IN_PROGRESS_SECONDS * (1 + self._jitter())
+            )
         elif error.disposition is Disposition.RETRY:
-            ceiling = min(TRANSIENT_CAP_SECONDS, TRANSIENT_BASE_SECONDS * 2 ** (attempt - 1))
+            step = TRANSIENT_BASE_SECONDS * 2 ** (attempt - 1)
+            ceiling = min(limits.visibility_timeout_seconds, step)
             wanted = ceiling * (0.5 + 0.5 * self._jitter())  # "equal jitter"
         else:
-            wanted = min(_hold_cap(limits), HOLD_BASE_SECONDS * 2 ** (attempt - 1))
+            step = limits.visibility_timeout_seconds * 2 ** (attempt - 1)
+            wanted = min(_hold_cap(limits), step)
         # Come back while the message still lives: at most half of what it has left.
         left = limits.retention_seconds - age_seconds
         bounded = min(wanted, MAX_VISIBILITY_SECONDS, max(0.0, left / 2))
