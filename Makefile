@@ -14,16 +14,19 @@ export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)
 PY313_DIR := $(dir $(PYENV_PY313))
 export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
 
-.PHONY: help dev sam-dev demo stack format lint unit integration e2e template test soak bench redrive clean
+.PHONY: help dev sam-dev build demo stack invoke format lint unit integration e2e template test soak bench redrive clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/dependencies/requirements.txt
 	@test -n "$(PYTHON_BOOT)" || { echo "need Python >= 3.11 on PATH" >&2; exit 1; }
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements-dev.txt
+	@# so that `python -m local_stack` and friends work from the venv without PYTHONPATH
+	printf '%s\n' "$(CURDIR)" "$(CURDIR)/functions/fusion" \
+	  > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/portrait-fusion.pth"
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -36,11 +39,19 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 dev: $(VENV)/.installed  ## create the development venv
 sam-dev: $(SAM_VENV)/.installed  ## create the venv for the SAM CLI and cfn-lint
 
+build: sam-dev  ## sam build for arm64 (finds Python 3.13 itself)
+	@command -v python3.13 >/dev/null || { echo "sam build needs python3.13 on PATH" >&2; exit 1; }
+	$(SAM_VENV)/bin/sam build --region us-east-1
+
 demo: dev  ## the whole pipeline on bundled portraits, on the local stack (results in out/demo)
 	$(PY) -m local_stack.demo
 
 stack: dev  ## the local stack (moto + emulator + event source mapping) until Ctrl-C
-	$(PY) -m local_stack up
+	$(PY) -m local_stack up --seed
+
+invoke: dev  ## run the function on EVENT=events/<file> against the running `make stack`
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json" >&2; exit 2; }
+	$(PY) -m local_stack invoke "$(EVENT)"
 
 format: dev  ## format the code
 	$(VENV)/bin/ruff format .
@@ -63,7 +74,7 @@ e2e: dev  ## the local stack end to end, through the front door
 template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template assertions
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
 	$(SAM_VENV)/bin/cfn-lint template.yaml
-	$(SAM_VENV)/bin/sam build --region us-east-1
+	$(MAKE) --no-print-directory build
 	$(PY) -m pytest tests/template
 
 test: lint template  ## everything CI runs: lint, template checks, every test tier
@@ -75,7 +86,7 @@ soak: dev  ## the full soak: 200+ pairs with random faults and a rate limit
 bench: dev  ## the benchmark against the naive baseline (table, JSON and plot in benchmarks/results)
 	$(PY) -m benchmarks.bench
 
-redrive: dev  ## move DLQ messages back to the queue (QUEUE_URL, DLQ_URL; AWS_ENDPOINT_URL for local)
+redrive: dev  ## move DLQ messages back to the queue (FUSION_QUEUE_URL, FUSION_DLQ_URL; AWS_ENDPOINT_URL for local)
 	$(PY) -m ops.redrive
 
 clean:  ## remove venvs and build output

@@ -62,6 +62,16 @@ def aws_env(endpoint_url: str, region: str = REGION) -> dict[str, str]:
     }
 
 
+def local_client(service: str, endpoint_url: str, region: str = REGION, **options: Any) -> Any:
+    """A boto3 client for ``service`` on a local endpoint, with the dummy credentials."""
+    session = boto3.Session(
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
+    )
+    return session.client(service, endpoint_url=endpoint_url, **options)  # type: ignore[call-overload]
+
+
 class MotoServer:
     """moto's threaded server on 127.0.0.1; a context manager.
 
@@ -164,14 +174,9 @@ def provision(
     template = Template.load(
         template_path, overrides=overrides, stack_name=names_prefix, region=REGION
     )
-    session = boto3.Session(
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=REGION,
-    )
 
     def client(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+        return local_client(service, endpoint_url)
 
     sqs = client("sqs")
     dlq_url = _create_queue(sqs, template, "FusionDLQ", f"{names_prefix}-dlq", {})

@@ -3,6 +3,9 @@
 Everything runs in this process (plus one worker process per concurrent execution) until
 Ctrl-C or SIGTERM. Once up, it prints ``export`` lines on stdout, so that another shell can
 use the ordinary AWS CLI against the stack; logs go to stderr.
+
+``python -m local_stack invoke EVENT`` runs the function once on an event file against the
+running stack (see :mod:`local_stack.invoke`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,20 @@ import signal
 import threading
 from pathlib import Path
 
-from local_stack.aws import LocalStack, aws_env
+from local_stack.aws import LocalStack, aws_env, local_client
 from local_stack.cfn import TemplateError
 from local_stack.emulator import Faults
+from local_stack.invoke import STATE_FILE, StackState, invoke, print_invocation
 from local_stack.stack import running_stack
 
 logger = logging.getLogger("local_stack")
+
+PORTRAITS = Path(__file__).resolve().parent / "portraits"
+# The pair `events/*.json` name: `incoming/demo pair/target.jpg` and `template.png`.
+DEMO_PAIR_FILES = {
+    "target.jpg": PORTRAITS / "grace_hopper.jpg",
+    "template.png": PORTRAITS / "astronaut.png",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
+        if args.command == "invoke":
+            return print_invocation(invoke(args.event, StackState.load(args.state_file)))
         return up(args)
-    except (TemplateError, OSError) as exc:  # a refused override, a port in use
+    except (TemplateError, OSError) as exc:  # a refused override, a port in use, no stack
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
 
 
@@ -48,6 +61,19 @@ def _parser() -> argparse.ArgumentParser:
     up_.add_argument("--visibility-timeout", type=int, help="seconds; default: the template's")
     up_.add_argument("--handler", help="default: FusionFunction's Handler in the template")
     up_.add_argument("--log-file", type=Path, help="function logs; default: stderr")
+    up_.add_argument(
+        "--state-file", type=Path, default=STATE_FILE, help=f"for `invoke`; default: {STATE_FILE}"
+    )
+    up_.add_argument(
+        "--seed",
+        action="store_true",
+        help="upload the demo pair that the events/ files name (incoming/demo pair/)",
+    )
+    invoke_ = commands.add_parser(
+        "invoke", help="run the function once on an event file against the running stack"
+    )
+    invoke_.add_argument("event", type=Path, help="e.g. events/ad-hoc-pair.json")
+    invoke_.add_argument("--state-file", type=Path, default=STATE_FILE, help="what `up` wrote")
     return parser
 
 
@@ -75,16 +101,37 @@ def up(args: argparse.Namespace) -> int:
         log_file=args.log_file,
     ) as running:
         stack = running.stack
+        StackState(
+            handler=args.handler or stack.handler,
+            input_bucket=stack.input_bucket,
+            function_env=running.function_env | aws_env(stack.endpoint_url, stack.region),
+            timeout_s=stack.function_timeout,
+            memory_size_mb=stack.memory_size,
+        ).save(args.state_file)
         _print_exports(stack, running.function_env)
+        if args.seed:
+            seed_demo_pair(stack, running.function_env["INPUT_PREFIX"])
         logger.info(
             "up: batch size %d, concurrency %d, visibility timeout %d s; Ctrl-C stops",
             stack.batch_size,
             stack.max_concurrency,
             stack.visibility_timeout,
         )
-        stopping.wait()
+        try:
+            stopping.wait()
+        finally:
+            args.state_file.unlink(missing_ok=True)
         logger.info("stopping; event source mapping %s", running.esm.stats())
     return 0
+
+
+def seed_demo_pair(stack: LocalStack, input_prefix: str) -> None:
+    """Upload the bundled portraits as the pair the console-ready events name."""
+    s3 = local_client("s3", stack.endpoint_url, stack.region)
+    for name, source in DEMO_PAIR_FILES.items():
+        key = f"{input_prefix}demo pair/{name}"
+        s3.put_object(Bucket=stack.input_bucket, Key=key, Body=source.read_bytes())
+        logger.info("seeded s3://%s/%s", stack.input_bucket, key)
 
 
 def _print_exports(stack: LocalStack, env: dict[str, str]) -> None:

@@ -6,7 +6,8 @@ DLQ is delivered again and completes. Works against AWS and against the local st
 same server-side; this tool exists for the local stack, where that API is not emulated.
 
     python -m ops.redrive --queue-url URL --dlq-url URL [--limit N]
-    (or QUEUE_URL / DLQ_URL in the environment; `make redrive`)
+    (or FUSION_QUEUE_URL / FUSION_DLQ_URL in the environment, as `make stack` prints
+    them; `make redrive`)
 """
 
 from __future__ import annotations
@@ -54,12 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--queue-url", default=os.environ.get("QUEUE_URL"))
-    parser.add_argument("--dlq-url", default=os.environ.get("DLQ_URL"))
+    parser.add_argument("--queue-url", default=os.environ.get("FUSION_QUEUE_URL"))
+    parser.add_argument("--dlq-url", default=os.environ.get("FUSION_DLQ_URL"))
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(argv)
     if not args.queue_url or not args.dlq_url:
-        parser.error("give --queue-url and --dlq-url (or QUEUE_URL and DLQ_URL)")
+        parser.error("give --queue-url and --dlq-url (or FUSION_QUEUE_URL and FUSION_DLQ_URL)")
     moved = redrive(boto3.client("sqs"), args.dlq_url, args.queue_url, args.limit)
     print(f"moved {moved} message(s) from the DLQ back to {args.queue_url}")
     return 0

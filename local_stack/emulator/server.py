@@ -113,6 +113,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.info("%s %s", self.address_string(), format % args)
 
+    def log_error(self, format: str, *args: Any) -> None:
+        # The standard handler reports the idle timeout of a keep-alive connection (the
+        # normal end of a pooled client's connection) as "Request timed out"; it is no error.
+        if format.startswith("Request timed out"):
+            logger.debug("%s: idle keep-alive connection closed", self.address_string())
+            return
+        super().log_error(format, *args)
+
     def _route(self, method: str) -> None:
         service = self.server.service
         try:
@@ -266,7 +274,7 @@ class FusionEmulator:
             self._workdir = tempfile.TemporaryDirectory(prefix="fusion-emulator-")
             files = tls_files.issue(Path(self._workdir.name))
             self._ca_bundle = files.ca_bundle
-            self._server.ssl_context = tls_files.server_context(files)
+            self._server.ssl_context = files.server_context
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},

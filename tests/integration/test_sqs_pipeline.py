@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from typing import Any
 
 import pytest
@@ -111,6 +112,25 @@ def test_the_s3_test_event_and_foreign_keys_are_skipped(
     response = function.deliver()
     assert response["batchItemFailures"] == []
     assert len(response["messages"]) == 2
+    assert emulator.stats()["calls"] == 0
+
+
+def test_a_misspelled_role_leaves_a_trace_at_info(
+    function: Any,
+    buckets: Buckets,
+    emulator: FusionEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a half whose role is misspelled
+    pair_id = unique_pair()
+    buckets.upload(pair_id, "templat", images.as_png(), "png")
+    # When its notification is delivered, with the function's default level (INFO)
+    with caplog.at_level(logging.INFO, logger="portrait-fusion"):
+        assert function.deliver()["batchItemFailures"] == []
+    # Then the log says, at INFO, which key was skipped and why
+    skipped = [r for r in caplog.records if r.getMessage().startswith("skipped: key")]
+    assert [r.levelname for r in skipped] == ["INFO"], caplog.text
+    assert skipped[0].key.endswith(f"{pair_id}/templat.png")  # type: ignore[attr-defined]
     assert emulator.stats()["calls"] == 0
 
 

@@ -1,5 +1,6 @@
 """``python -m local_stack up`` as a user runs it: a separate process, stopped by a signal."""
 
+import json
 import os
 import shlex
 import signal
@@ -8,10 +9,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
-import boto3
 import pytest
 
+from local_stack.aws import local_client
 from tests.local_stack.support import HANDLER, eventually, read_calls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +43,18 @@ def run_cli(*args: str, stderr: Path, env: dict[str, str] | None = None) -> subp
         )
 
 
+def read_exports(stdout: IO[str]) -> dict[str, str]:
+    """The ``export NAME=value`` lines `up` prints once the stack is ready."""
+    exports = {}
+    for line in stdout:
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").strip().partition("=")
+            exports[name] = shlex.split(value)[0]
+        if line.startswith("# e.g."):
+            break
+    return exports
+
+
 @pytest.fixture
 def stack_process(calls_file: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     process = run_cli(
@@ -57,20 +71,9 @@ def test_up_serves_the_pipeline_until_sigterm(
 ) -> None:
     # Given the stack is up and has printed its environment
     assert stack_process.stdout is not None
-    exports = {}
-    for line in stack_process.stdout:
-        if line.startswith("export "):
-            name, _, value = line.removeprefix("export ").strip().partition("=")
-            exports[name] = shlex.split(value)[0]
-        if line.startswith("# e.g."):
-            break
+    exports = read_exports(stack_process.stdout)
     # When a user uploads an input with nothing but that environment
-    session = boto3.Session(
-        aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
-        region_name=exports["AWS_DEFAULT_REGION"],
-    )
-    s3 = session.client("s3", endpoint_url=exports["AWS_ENDPOINT_URL"])
+    s3 = local_client("s3", exports["AWS_ENDPOINT_URL"], exports["AWS_DEFAULT_REGION"])
     s3.put_object(Bucket=exports["INPUT_BUCKET"], Key="incoming/cli/target.jpg", Body=b"x")
     # Then its S3 notification reaches the handler through the queue
     eventually(
@@ -97,3 +100,74 @@ def test_up_refuses_what_the_template_would_refuse(tmp_path: Path) -> None:
     stderr = (tmp_path / "stderr.log").read_text()
     assert process.returncode == 1
     assert "MaxConcurrency=1 is outside [2, 1000]" in stderr, stderr
+
+
+def test_invoke_runs_an_event_file_against_the_running_stack(tmp_path: Path) -> None:
+    # Given the stack is up with the demo pair seeded, and that pair is merged
+    state_file = tmp_path / "state.json"
+    process = run_cli("--seed", "--state-file", str(state_file), stderr=tmp_path / "up.log")
+    try:
+        assert process.stdout is not None
+        exports = read_exports(process.stdout)
+        s3 = local_client("s3", exports["AWS_ENDPOINT_URL"])
+        document_key = "results/demo pair/result.json"
+
+        def stored() -> bool:
+            listed = s3.list_objects_v2(Bucket=exports["OUTPUT_BUCKET"], Prefix=document_key)
+            return bool(listed.get("KeyCount"))
+
+        eventually(stored, timeout_s=60)
+        merged = json.loads(
+            s3.get_object(Bucket=exports["OUTPUT_BUCKET"], Key=document_key)["Body"].read()
+        )
+        # When a user invokes the console-ready event from another folder, with no PYTHONPATH
+        invoked = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "local_stack",
+                "invoke",
+                str(ROOT / "events" / "ad-hoc-pair.json"),
+                "--state-file",
+                str(state_file),
+            ],
+            cwd=tmp_path,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        # Then the function answers from the stack's exactly-once record: the stored document,
+        # the same API request, no second call
+        assert invoked.returncode == 0, invoked.stderr
+        answer = json.loads(invoked.stdout)
+        assert answer["status"] == "succeeded"
+        assert answer["api"]["request_id"] == merged["api"]["request_id"]
+        assert "PairsReplayed" in invoked.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    # And the state file goes with the stack
+    assert not state_file.exists()
+
+
+def test_invoke_without_a_running_stack_says_how_to_start_one(tmp_path: Path) -> None:
+    invoked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local_stack",
+            "invoke",
+            "events/ad-hoc-pair.json",
+            "--state-file",
+            str(tmp_path / "none.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert invoked.returncode == 1
+    assert "start the local stack first (`make stack`)" in invoked.stderr

@@ -1,46 +1,25 @@
 """Fixtures that load template.yaml, CloudFormation short-form tags included, as plain data."""
 
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import cfn_tools  # type: ignore[import-untyped]
 import pytest
-import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
-# Tags whose long form is not "Fn::<Name>".
-_UNPREFIXED_TAGS = {"Ref", "Condition"}
-
 Resolver = Callable[[Any], Any]
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads `!Ref x`, `!GetAtt A.B`, `!Sub ...` as their long JSON forms."""
-
-
-def _construct_intrinsic(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = tag_suffix if tag_suffix in _UNPREFIXED_TAGS else f"Fn::{tag_suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """Parse a CloudFormation/SAM YAML template into plain dicts, lists and scalars."""
-    # _CfnLoader is a SafeLoader: it builds no Python objects, whatever the tags say.
-    loaded: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    """Parse a CloudFormation/SAM YAML template into plain dicts, lists and scalars, the
+    short-form tags (`!Ref x`, `!GetAtt A.B`, `!Sub ...`) in their long JSON forms."""
+    # cfn-flip's loader is the one CloudFormation tooling uses; the JSON round trip turns
+    # its ordered mappings into plain dicts.
+    loaded: dict[str, Any] = json.loads(json.dumps(cfn_tools.load_yaml(path.read_text("utf-8"))))
     return loaded
 
 

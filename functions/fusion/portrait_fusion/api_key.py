@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from portrait_fusion.errors import OperationalApiError
+from portrait_fusion.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -74,6 +75,10 @@ class ApiKeyProvider:
             now = self._clock()
             if refresh or self._cached is None or now - self._cached[1] >= self._max_age:
                 self._cached = (self._read(), now)
+                logger.debug(
+                    "API key read from Secrets Manager",
+                    extra={"secret_id": self._secret_id, "refresh": refresh},
+                )
             return self._cached[0]
 
     def _read(self) -> ApiKey:

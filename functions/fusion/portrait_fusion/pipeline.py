@@ -132,7 +132,11 @@ class Pipeline:
         half = self.naming.parse(ref.key)
         if half is None:
             count("ObjectsSkipped")
-            logger.debug("key outside the naming convention", extra={"key": ref.key})
+            # INFO, not DEBUG: a misspelled role (`templat.png`) must leave a trace.
+            logger.info(
+                "skipped: key does not match PAIR_PATTERN",
+                extra={"key": ref.key, "pair_pattern": self._settings.pair_pattern},
+            )
             return Outcome(Status.SKIPPED, detail=f"{ref.key!r} does not match PAIR_PATTERN")
         logger.thread_safe_append_keys(pair_id=half.pair_id)
         keys = self._storage.list_keys(ref.bucket, half.listing_prefix)
