@@ -114,6 +114,11 @@ def test_a_burst_mixing_every_path_never_exceeds_max_concurrency(
         mapping.stop()
         function.close()
 
+    print(  # the figures the README quotes (run with -s)
+        f"pairs={4 * PAIRS_PER_PATH} api_calls={stats['calls']} "
+        f"max_in_flight={stats['max_in_flight']} reserved_peak={reserved.peak} "
+        f"throttles={reserved.throttles} ad_hoc_refused={len(refused)}"
+    )
     every_pair = [pair for pairs in direct.values() for pair in pairs] + queued
     documents = {pair[0]: buckets.wait_for_document(pair[0]) for pair in every_pair}
     assert {doc["status"] for doc in documents.values()} == {"succeeded"}
