@@ -14,7 +14,7 @@ export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)
 PY313_DIR := $(dir $(PYENV_PY313))
 export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
 
-.PHONY: help dev sam-dev build demo stack invoke format lint unit integration e2e template test soak bench redrive clean
+.PHONY: help dev sam-dev build demo stack invoke format lint unit integration e2e template test soak bench redrive erase clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -88,6 +88,10 @@ bench: dev  ## the benchmark against the naive baseline (table, JSON and plot in
 
 redrive: dev  ## move DLQ messages back to the queue (FUSION_QUEUE_URL, FUSION_DLQ_URL; AWS_ENDPOINT_URL for local)
 	$(PY) -m ops.redrive
+
+erase: dev  ## erase one pair (PAIR=<id>): inputs, outputs, records; AWS_ENDPOINT_URL for local
+	@test -n "$(PAIR)" || { echo "usage: make erase PAIR=<pair-id> [STACK=<stack-name>]" >&2; exit 2; }
+	$(PY) -m ops.erase "$(PAIR)" $(if $(STACK),--stack "$(STACK)",)
 
 clean:  ## remove venvs and build output
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache out

@@ -30,6 +30,9 @@ def function_environment(
         "FUSION_API_URL": api_url,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "PortraitFusion",
+        # Most tests upload the same few portraits under many pair ids, and each expects its
+        # own API call; the tests of re-use switch it back on.
+        "REUSE_IDENTICAL_RESULTS": "false",
     }
     if ca_bundle:
         env["REQUESTS_CA_BUNDLE"] = ca_bundle

@@ -10,7 +10,7 @@ from local_stack.emulator.validation import Fingerprint
 
 
 class Ledger:
-    """Counts calls by outcome, billed merges, duplicate merges and calls in flight.
+    """Counts calls by outcome, billed answers, merges, duplicate merges and calls in flight.
 
     A duplicate is a successful merge of a (target sha256, template sha256, similarity)
     that was already merged successfully: a second bill for the same work.
@@ -25,6 +25,7 @@ class Ledger:
         """Forget everything counted so far (calls still in flight stay counted as such)."""
         with self._lock:
             self._by_outcome: Counter[str] = Counter()
+            self._billed = 0
             self._merged: set[Fingerprint] = set()
             self._merges = 0
             self._duplicates = 0
@@ -44,10 +45,12 @@ class Ledger:
         with self._lock:
             self._in_flight -= 1
 
-    def record(self, outcome: str) -> None:
-        """Count one answered call under its outcome ("ok", an API code or a special one)."""
+    def record(self, outcome: str, *, billed: bool = False) -> None:
+        """Count one answered call under its outcome ("ok", an API code or a special one);
+        `billed` when it was answered HTTP 200 (the API bills every 200, usable or not)."""
         with self._lock:
             self._by_outcome[outcome] += 1
+            self._billed += billed
 
     def record_merge(self, fingerprint: Fingerprint) -> None:
         """Count one billed merge, and whether the same inputs were billed before."""
@@ -64,6 +67,7 @@ class Ledger:
                 "calls": sum(self._by_outcome.values()),
                 "by_outcome": dict(self._by_outcome),
                 "merges": self._merges,
+                "billed": self._billed,
                 "duplicates": self._duplicates,
                 "in_flight": self._in_flight,
                 "max_in_flight": self._max_in_flight,

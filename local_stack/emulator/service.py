@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from local_stack.emulator.contract import (
@@ -121,7 +122,7 @@ class FusionService:
                 logger.exception("emulator: call failed")
                 error = ApiError("SERVICE_INTERNAL_ERROR", "the emulator failed")
                 reply, label = self._error(error), error.code
-            self.ledger.record(label)
+            self.ledger.record(label, billed=reply.status == HTTPStatus.OK)
             return reply
         finally:
             self.ledger.release()

@@ -78,3 +78,14 @@ def test_a_second_bill_for_the_same_work_is_a_duplicate(
     stats = client.emulator.stats()
     assert (stats["calls"], stats["merges"], stats["duplicates"]) == (4, 3, 1)
     assert stats["by_outcome"] == {"ok": 3, "SERVICE_INTERNAL_ERROR": 1}
+
+
+def test_every_http_200_is_billed_even_an_unusable_one(
+    client: FusionClient, astronaut: bytes, hopper: bytes
+) -> None:
+    client.emulator.set_faults(Faults(script=("ok", "truncated_json", "SERVICE_INTERNAL_ERROR")))
+    for _ in range(3):
+        client.post(astronaut, hopper)
+    stats = client.emulator.stats()
+    # The truncated 200 merged nothing usable, yet the API bills it
+    assert (stats["calls"], stats["billed"], stats["merges"]) == (3, 2, 1)

@@ -124,6 +124,10 @@ def test_function_environment_covers_every_configuration_variable(
         "API_MAX_ATTEMPTS": ref("ApiMaxAttempts"),
         "SECRET_MAX_AGE_SECONDS": ref("SecretMaxAgeSeconds"),
         "AUTO_FIT": ref("AutoFit"),
+        "DAILY_CALL_BUDGET": ref("DailyCallBudget"),
+        "TENANT_DAILY_CALL_BUDGET": ref("TenantDailyCallBudget"),
+        "REUSE_IDENTICAL_RESULTS": ref("ReuseIdenticalResults"),
+        "RESULT_RETENTION_DAYS": ref("ResultRetentionDays"),
         "POWERTOOLS_SERVICE_NAME": "portrait-fusion",
         "POWERTOOLS_METRICS_NAMESPACE": "PortraitFusion",
         "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
@@ -318,8 +322,9 @@ def test_input_bucket_expires_every_upload_and_old_version(resources: dict[str, 
 def test_result_retention_applies_only_when_set(
     template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, Any]
 ) -> None:
-    """ResultRetentionDays 0 (the default) keeps results; any other value expires them."""
-    assert parameters["ResultRetentionDays"]["Default"] == 0
+    """ResultRetentionDays (30 by default) expires results and the batch-operations/ prefix;
+    0 keeps them."""
+    assert parameters["ResultRetentionDays"]["Default"] == 30
     assert template["Conditions"]["HasResultRetention"] == {
         "Fn::Not": [{"Fn::Equals": [ref("ResultRetentionDays"), "0"]}]
     }
@@ -328,9 +333,13 @@ def test_result_retention_applies_only_when_set(
     ]
     assert condition == "HasResultRetention"
     assert otherwise == NO_VALUE
-    (rule,) = rules["Rules"]
-    assert rule["ExpirationInDays"] == ref("ResultRetentionDays")
-    assert rule["Prefix"] == ref("OutputPrefix")
+    assert {rule["Id"]: rule["Prefix"] for rule in rules["Rules"]} == {
+        "ExpireResults": ref("OutputPrefix"),
+        "ExpireBatchOperations": "batch-operations/",
+    }
+    for rule in rules["Rules"]:
+        assert rule["ExpirationInDays"] == ref("ResultRetentionDays")
+        assert rule["Status"] == "Enabled"
 
 
 def test_only_the_input_prefix_notifies_the_queue(resources: dict[str, Any]) -> None:
@@ -502,6 +511,8 @@ def test_api_key_secret_holds_a_placeholder_in_the_documented_shape(
                            {"Name": "QueueName", "Value": getatt("FusionDLQ", "QueueName")})),
         ("FunctionErrorsAlarm", ("AWS/Lambda", "Errors",
                                  {"Name": "FunctionName", "Value": ref("FusionFunction")})),
+        ("BudgetExhaustedAlarm", ("PortraitFusion", "BudgetExhausted",
+                                  {"Name": "service", "Value": "portrait-fusion"})),
     ],
 )  # fmt: skip
 def test_alarm_fires_on_the_first_occurrence_and_notifies_the_alarm_topic(
@@ -618,7 +629,10 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         "BatchSize": 5,
         "MaxReceiveCount": 5,
         "InputRetentionDays": 7,
-        "ResultRetentionDays": 0,
+        "ResultRetentionDays": 30,
+        "DailyCallBudget": 2000,
+        "TenantDailyCallBudget": 0,
+        "ReuseIdenticalResults": "true",
         "LogRetentionDays": 30,
         "LogLevel": "INFO",
         "AlarmTopicArn": "",

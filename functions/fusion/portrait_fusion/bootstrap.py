@@ -15,12 +15,14 @@ from functools import cache
 from typing import Any, TypeVar
 
 from portrait_fusion.api_key import ApiKeyProvider
+from portrait_fusion.call_budget import Clock, DynamoDBCallBudget, budgeted, utc_now
 from portrait_fusion.entrypoints import EntryPoints
 from portrait_fusion.fusion_api import FusionApiClient, new_session
 from portrait_fusion.hand_back import HandBack, SqsQueues
 from portrait_fusion.idempotency import OnceGuard
 from portrait_fusion.key_resolution import KeyResolver
 from portrait_fusion.pipeline import Pipeline
+from portrait_fusion.reuse import DynamoDBResultReuse
 from portrait_fusion.settings import Settings
 from portrait_fusion.storage import S3Storage
 from portrait_fusion.visibility import VisibilityPolicy
@@ -80,23 +82,44 @@ class App:
     once: OnceGuard
 
 
-def build_app(settings: Settings) -> App:
-    """Wire real adapters: S3, Secrets Manager, DynamoDB and the face-fusion API."""
-    from portrait_fusion.idempotency import DynamoDBOnceGuard
+def build_app(settings: Settings, clock: Clock = utc_now) -> App:
+    """Wire real adapters: S3, Secrets Manager, DynamoDB and the face-fusion API (`clock`
+    tells the call budget and re-use records what day it is)."""
+    from portrait_fusion.idempotency import DynamoDBOnceGuard, record_ttl_seconds
 
     keys = ApiKeyProvider(
         _client("secretsmanager"), settings.api_key_secret_id, settings.secret_max_age_seconds
     )
+    dynamodb = _client("dynamodb")
+    session = new_session()
+    if settings.daily_call_budget or settings.tenant_daily_call_budget:
+        budget = DynamoDBCallBudget(
+            settings.idempotency_table,
+            dynamodb,
+            daily_cap=settings.daily_call_budget,
+            tenant_cap=settings.tenant_daily_call_budget,
+            clock=clock,
+        )
+        session = budgeted(session, settings.fusion_api_url, budget)
     api = FusionApiClient(
-        new_session(),
+        session,
         settings.fusion_api_url,
         keys,
         timeout_seconds=settings.api_timeout_seconds,
         max_attempts=settings.api_max_attempts,
     )
-    dynamodb = _client("dynamodb")
-    once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb()))
+    ttl = record_ttl_seconds(settings.result_retention_days)
+    once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb(), ttl))
     storage = S3Storage(_client("s3"))
+    reuse = None
+    if settings.reuse_identical_results:
+        reuse = DynamoDBResultReuse(
+            settings.idempotency_table,
+            dynamodb,
+            storage,
+            retention_days=settings.result_retention_days,
+            clock=clock,
+        )
     pipeline = Pipeline(
         settings,
         storage,
@@ -104,6 +127,7 @@ def build_app(settings: Settings) -> App:
         once,
         # Two pairs of a batch at a time, each reading two inputs and preflighting at once.
         ThreadPoolExecutor(max_workers=4, thread_name_prefix="pair-io"),
+        reuse=reuse,
     )
     batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
     resolver = KeyResolver(storage, pipeline.naming)

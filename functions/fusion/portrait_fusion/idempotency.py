@@ -32,10 +32,19 @@ class OnceGuard(Protocol):
         """Return `work()`'s document, or the stored one if that key already completed."""
 
 
+def record_ttl_seconds(result_retention_days: int) -> int:
+    """A record names its pair's result, so it never outlives it (0 days: results are kept)."""
+    if not result_retention_days:
+        return RECORD_TTL_SECONDS
+    return min(RECORD_TTL_SECONDS, result_retention_days * 24 * 3600)
+
+
 class DynamoDBOnceGuard:
     """`OnceGuard` on the Powertools idempotency utility and a DynamoDB table."""
 
-    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+    def __init__(
+        self, table_name: str, client: DynamoDBClient, ttl_seconds: int = RECORD_TTL_SECONDS
+    ) -> None:
         from aws_lambda_powertools.utilities.idempotency import (
             DynamoDBPersistenceLayer,
             IdempotencyConfig,
@@ -43,7 +52,7 @@ class DynamoDBOnceGuard:
         )
 
         self._config = IdempotencyConfig(
-            expires_after_seconds=RECORD_TTL_SECONDS, raise_on_no_idempotency_key=True
+            expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True
         )
         store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
         self._run_once: Callable[..., dict[str, Any]] = idempotent_function(

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from portrait_fusion import preflight
+from portrait_fusion.call_budget import calls_for, tenant_of
 from portrait_fusion.errors import (
     ConfigurationError,
     Disposition,
@@ -30,6 +31,7 @@ from portrait_fusion.observability import count, count_failure, logger
 from portrait_fusion.pairing import Half, PairNaming, Role
 from portrait_fusion.result_document import FunctionInfo, PairRecord, encode
 from portrait_fusion.result_guard import keeps_stored_success, parse_document
+from portrait_fusion.reuse import EarlierResult, ResultReuse, fingerprint
 from portrait_fusion.settings import Settings
 from portrait_fusion.similarity import resolve_similarity
 from portrait_fusion.storage import ObjectRef, S3Storage, StoredObject
@@ -116,8 +118,11 @@ class Pipeline:
         api: FusionApiClient,
         once: OnceGuard,
         executor: ThreadPoolExecutor,
+        *,
+        reuse: ResultReuse | None = None,
     ) -> None:
         self._settings = settings
+        self._reuse = reuse
         self._storage = storage
         self._api = api
         self._once = once
@@ -234,7 +239,11 @@ class Pipeline:
         (either status)."""
         try:
             target, template = prepared()
-            with _timed(record, "api"):
+            reuse_key = fingerprint(target, template, record.source_similarity)
+            if self._reuse is not None and (earlier := self._reuse.find(reuse_key)):
+                return self._copy_earlier(record, earlier)
+            tenant = tenant_of(self._settings.pair_pattern, record.target.key)
+            with _timed(record, "api"), calls_for(tenant):
                 result = self._api.merge(
                     target,
                     template,
@@ -258,6 +267,8 @@ class Pipeline:
                 count_failure("PairsHandedBack", exc.code)
                 raise
             return self._finish_failed(record, exc).document or {}
+        if self._reuse is not None and record.result is not None:
+            self._reuse.remember(reuse_key, record.pair_id, record.result)
         count("PairsSucceeded")
         logger.info(
             "pair merged", extra={"result_key": document["result"]["key"], "api": record.api}
@@ -314,6 +325,21 @@ class Pipeline:
             "height": result.info.height,
             "sha256": hashlib.sha256(result.image).hexdigest(),
         }
+
+    def _copy_earlier(self, record: PairRecord, earlier: EarlierResult) -> dict[str, Any]:
+        """Succeed with an earlier pair's result for the same request: no API call."""
+        with _timed(record, "output"):
+            name = earlier.entry["key"].rsplit("/", 1)[-1]
+            key = self._output_key(record, name)
+            self._put(key, earlier.image, earlier.entry["content_type"])
+            record.result = {**earlier.entry, "bucket": self._settings.output_bucket, "key": key}
+            record.reused_from = earlier.pair_id
+            document = record.to_document()
+            self._write_document(record, document)
+        count("PairsReused")
+        count("PairsSucceeded")
+        logger.info("identical request: result re-used", extra={"reused_from": earlier.pair_id})
+        return document
 
     def _write_document(self, record: PairRecord, document: dict[str, Any]) -> None:
         self._put(self._output_key(record, "result.json"), encode(document), "application/json")

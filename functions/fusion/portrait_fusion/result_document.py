@@ -39,6 +39,7 @@ class PairRecord:
     timings_ms: dict[str, int] = field(default_factory=dict)
     api: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+    reused_from: str | None = None  # the pair whose result was copied (no API call)
 
     def input_entry(self, role: str) -> dict[str, Any]:
         """The document's `inputs.<role>` entry: what was read, and what was sent."""
@@ -70,7 +71,7 @@ class PairRecord:
                 "attempts": error.attempts,
                 "latency_ms": None,
             }
-        return {
+        document = {
             "schema_version": SCHEMA_VERSION,
             "status": "failed" if error else "succeeded",
             "pair_id": self.pair_id,
@@ -91,6 +92,9 @@ class PairRecord:
                 "aws_request_id": self.function.aws_request_id,
             },
         }
+        if self.reused_from is not None and error is None:
+            document["reused_from"] = self.reused_from
+        return document
 
 
 def _error_entry(error: FusionError) -> dict[str, Any]:

@@ -37,6 +37,10 @@ class Settings:
     api_max_attempts: int = 4
     secret_max_age_seconds: int = 300
     auto_fit: bool = True
+    daily_call_budget: int = 2000  # paid calls per UTC day; 0 = no cap
+    tenant_daily_call_budget: int = 0  # per `tenant` group of PAIR_PATTERN; 0 = no cap
+    reuse_identical_results: bool = True
+    result_retention_days: int = 30  # 0 keeps results (and re-use records) for ever
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -60,9 +64,22 @@ class Settings:
                 reader.number("SECRET_MAX_AGE_SECONDS", 300, low=0, high=86400, integer=True)
             ),
             auto_fit=reader.flag("AUTO_FIT", default=True),
+            daily_call_budget=reader.count("DAILY_CALL_BUDGET", 2000),
+            tenant_daily_call_budget=reader.count("TENANT_DAILY_CALL_BUDGET", 0),
+            reuse_identical_results=reader.flag("REUSE_IDENTICAL_RESULTS", default=True),
+            result_retention_days=reader.count("RESULT_RETENTION_DAYS", 30, high=3650),
         )
         settings.check_no_trigger_loop()
+        settings.check_tenant_budget()
         return settings
+
+    def check_tenant_budget(self) -> None:
+        """A per-tenant budget needs a `tenant` group in PAIR_PATTERN to find the tenant."""
+        if self.tenant_daily_call_budget and "tenant" not in self.pair_pattern.groupindex:
+            raise ConfigurationError(
+                "environment variable TENANT_DAILY_CALL_BUDGET needs a named group 'tenant' "
+                "in PAIR_PATTERN (e.g. ^incoming/(?P<tenant>[^/]+)/(?P<pair>[^/]+)/...)"
+            )
 
     def check_no_trigger_loop(self) -> None:
         """Refuse an output location that would trigger the function again."""
@@ -162,6 +179,10 @@ class _EnvReader:
             kind = "an integer" if integer else "a number"
             raise self._fail(name, f"must be {kind} in [{low:g}, {high:g}], got {raw!r}")
         return value
+
+    def count(self, name: str, default: int, *, high: int = 10_000_000) -> int:
+        """A whole number from 0 to `high` (0 means "no limit" or "keep" where it applies)."""
+        return int(self.number(name, default, low=0, high=high, integer=True))
 
     def flag(self, name: str, *, default: bool) -> bool:
         raw = self._raw(name)
