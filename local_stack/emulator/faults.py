@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_stack.emulator.contract import STATUS_OF_CODE, BodyStyle
+from local_stack.emulator.contract import STATUS_OF_CODE, ApiError, BodyStyle
 from local_stack.emulator.merge import ResultFormat
 
 OK = "ok"
@@ -22,6 +23,8 @@ OK = "ok"
 SPECIAL_OUTCOMES = frozenset(
     {
         "html_502",  # a gateway's HTML error page, 502 text/html
+        "html_503",  # the same page for 503
+        "html_504",  # and for 504
         "truncated_json",  # 200, a success body cut mid-JSON (complete HTTP message)
         "non_json",  # 200, text/plain garbage
         "ok_without_image",  # 200, success envelope without data.image
@@ -32,7 +35,24 @@ SPECIAL_OUTCOMES = frozenset(
     }
 )
 OUTCOMES = frozenset({OK}) | SPECIAL_OUTCOMES | frozenset(STATUS_OF_CODE)
-"""Everything `script` and `error_codes` may name: "ok", a special outcome, or an API code."""
+"""What `script` and `error_codes` may name: "ok", a special outcome, or a published code
+(answered with its status); besides, `CODE@STATUS` answers any code with any 4xx/5xx status."""
+
+_ANY_CODE = re.compile(r"(?P<code>[A-Z][A-Z0-9_]*)@(?P<status>[45]\d\d)")
+
+
+def injected_error(outcome: str) -> ApiError | None:
+    """The API error an outcome names (`CODE` or `CODE@STATUS`), or None for other outcomes."""
+    if outcome in STATUS_OF_CODE:
+        return ApiError(outcome, "injected by the emulator")
+    named = _ANY_CODE.fullmatch(outcome)
+    if named is None:
+        return None
+    return ApiError(named["code"], "injected by the emulator", int(named["status"]))
+
+
+def _is_outcome(outcome: str) -> bool:
+    return outcome in OUTCOMES or _ANY_CODE.fullmatch(outcome) is not None
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,8 @@ class Faults:
     timeout_hold_ms: int = 35_000  # past the official SDK's 30 s default timeout
     slow_body_ms: int = 3_000
     body_style: BodyStyle = "new"
+    retry_after: str | None = None
+    """A `Retry-After` value (seconds or an HTTP date) sent with every error answer."""
     result_format: ResultFormat = "JPEG"
 
     def __post_init__(self) -> None:
@@ -64,11 +86,13 @@ class Faults:
             raise ValueError("error_rate must be in [0, 1]")
         if self.error_rate > 0 and not self.error_codes:
             raise ValueError("error_rate needs at least one of error_codes")
-        unknown = sorted(set(self.error_codes + self.script) - OUTCOMES)
+        unknown = sorted(o for o in set(self.error_codes + self.script) if not _is_outcome(o))
         if unknown:
             raise ValueError(f"unknown outcome(s): {', '.join(unknown)}")
         if self.body_style not in ("new", "old"):
             raise ValueError("body_style must be 'new' or 'old'")
+        if self.retry_after is not None and not self.retry_after.strip():
+            raise ValueError("retry_after must be seconds or an HTTP date (or None)")
         if self.result_format not in ("JPEG", "PNG"):
             raise ValueError("result_format must be 'JPEG' or 'PNG'")
 

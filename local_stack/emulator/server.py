@@ -180,6 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
+        if reply.retry_after is not None:
+            self.send_header("Retry-After", reply.retry_after)
         self.end_headers()
         if not reply.dribble_s:
             self.wfile.write(reply.body)

@@ -16,23 +16,23 @@ from http import HTTPStatus
 from typing import Any
 
 from local_stack.emulator.contract import (
-    STATUS_OF_CODE,
     ApiError,
+    BodyStyle,
     error_body,
     success_body,
 )
-from local_stack.emulator.faults import OK, FaultInjector, Faults
+from local_stack.emulator.faults import OK, FaultInjector, Faults, injected_error
 from local_stack.emulator.fusion import Fusion
 from local_stack.emulator.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
 _JSON = "application/json"
-_GATEWAY_PAGE = (
-    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    b"</body>\r\n</html>\r\n"
-)
+_GATEWAY_REASONS = {
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
 _NOT_AN_IMAGE = b"%PDF-1.4 this is not a picture"
 
 
@@ -47,18 +47,35 @@ class Reply:
     """Send the body in small pieces spread over this many seconds."""
     reset: bool = False
     """Send nothing; close the connection with a TCP reset."""
+    retry_after: str | None = None
+    """A `Retry-After` header to send, if any."""
 
 
-def _canned_replies() -> dict[str, Callable[[], Reply]]:
-    """The special outcomes that answer without looking at the request."""
+def _canned_replies() -> dict[str, Callable[[BodyStyle], Reply]]:
+    """The special outcomes that answer without looking at the request (in a body style)."""
     return {
-        "html_502": lambda: Reply(502, _GATEWAY_PAGE, "text/html"),
-        "truncated_json": lambda: Reply(200, _truncated(success_body({"image": _b64(b"x" * 64)}))),
-        "non_json": lambda: Reply(200, b"upstream said: \x00\x01 ok?", "text/plain"),
-        "ok_without_image": lambda: Reply(200, success_body({})),
-        "not_an_image": lambda: Reply(200, success_body({"image": _b64(_NOT_AN_IMAGE)})),
-        "reset": lambda: Reply(0, reset=True),
+        **{f"html_{status}": _gateway_reply(status) for status in _GATEWAY_REASONS},
+        "truncated_json": lambda style: Reply(
+            200, _truncated(success_body({"image": _b64(b"x" * 64)}, style))
+        ),
+        "non_json": lambda _: Reply(200, b"upstream said: \x00\x01 ok?", "text/plain"),
+        "ok_without_image": lambda style: Reply(200, success_body({}, style)),
+        "not_an_image": lambda style: Reply(
+            200, success_body({"image": _b64(_NOT_AN_IMAGE)}, style)
+        ),
+        "reset": lambda _: Reply(0, reset=True),
     }
+
+
+def _gateway_reply(status: int) -> Callable[[BodyStyle], Reply]:
+    """A gateway's own HTML error page (nginx's), whatever the API's body style."""
+    title = f"{status} {_GATEWAY_REASONS[status]}".encode()
+    page = (
+        b"<html>\r\n<head><title>" + title + b"</title></head>\r\n<body>\r\n"
+        b"<center><h1>" + title + b"</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        b"</body>\r\n</html>\r\n"
+    )
+    return lambda _: Reply(status, page, "text/html")
 
 
 def _truncated(body: bytes) -> bytes:
@@ -131,10 +148,14 @@ class FusionService:
         self, outcome: str, faults: Faults, content_type: str | None, body: bytes
     ) -> tuple[Reply, str]:
         """The reply for `outcome`, and the label the ledger counts it under."""
-        if outcome in STATUS_OF_CODE:
-            return self._error(ApiError(outcome, "injected by the emulator")), outcome
+        injected = injected_error(outcome)
+        if injected is not None:
+            return self._error(injected), outcome
         if outcome in self._canned:
-            return self._canned[outcome](), outcome
+            reply = self._canned[outcome](faults.body_style)
+            if reply.status != 200:  # a gateway's page may carry retry guidance too
+                reply = dataclasses.replace(reply, retry_after=faults.retry_after)
+            return reply, outcome
         if outcome == "timeout":
             self._pause(faults.timeout_hold_ms / 1000)
         reply, label = self._fuse(content_type, body, faults)
@@ -148,7 +169,10 @@ class FusionService:
         except ApiError as exc:
             return self._error(exc), exc.code
         self.ledger.record_merge(fingerprint)
-        return Reply(200, success_body({"image": image})), OK
+        return Reply(200, success_body({"image": image}, faults.body_style)), OK
 
     def _error(self, error: ApiError) -> Reply:
-        return Reply(error.status, error_body(error, self.injector.faults.body_style))
+        faults = self.injector.faults
+        return Reply(
+            error.status, error_body(error, faults.body_style), retry_after=faults.retry_after
+        )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -45,7 +47,34 @@ def test_old_style_errors_carry_the_status_and_the_deprecated_code(client: Fusio
     assert body["error_detail"]["code"] == "MISSING_PARAMETERS"
 
 
-def test_success_body_and_unique_ids(client: FusionClient, astronaut: bytes, hopper: bytes) -> None:
+def test_new_style_success_carries_only_the_public_fields(
+    client: FusionClient, astronaut: bytes, hopper: bytes
+) -> None:
+    body = client.post(astronaut, hopper).json()
+    assert set(body) == {"request_id", "log_id", "error_detail", "data"}
+    assert body["error_detail"] == {"code": "", "code_message": "", "message": ""}
+    assert body["data"]["image"]
+
+
+def test_new_style_errors_carry_no_error_msg(client: FusionClient) -> None:
+    assert set(client.post(None, None).json()) == {"request_id", "log_id", "error_detail"}
+
+
+def test_old_style_errors_may_carry_a_coarser_error_code_str(client: FusionClient) -> None:
+    # The published example: FILE_CONTENT_NON_COMPLIANCE beside ERROR_NO_FACE_IN_FILE.
+    client.emulator.set_faults(Faults(body_style="old", script=("ERROR_NO_FACE_IN_FILE",)))
+    body = client.post(None, None).json()
+    assert (body["error_code"], body["error_code_str"], body["error_detail"]["code"]) == (
+        422,
+        "FILE_CONTENT_NON_COMPLIANCE",
+        "ERROR_NO_FACE_IN_FILE",
+    )
+
+
+def test_old_style_success_body_and_unique_ids(
+    client: FusionClient, astronaut: bytes, hopper: bytes
+) -> None:
+    client.emulator.set_faults(Faults(body_style="old"))
     first = client.post(astronaut, hopper).json()
     second = client.post(None, None).json()
     assert set(first) == SUCCESS_KEYS
@@ -67,6 +96,57 @@ def test_every_documented_code_can_be_injected_with_its_status(client: FusionCli
     }
     assert answers["ERROR_NOT_ENOUGH_CREDITS"].status_code == 429
     assert answers["ERROR_USER_LOCKED"].status_code == 403
+    assert answers["ERROR_IMAGE_STORAGE_NOT_SUPPORTED"].status_code == 501
+
+
+def test_the_emulator_knows_the_whole_published_table() -> None:
+    published = Path(__file__).resolve().parents[3] / "shared" / "api" / "error-codes.tsv"
+    with published.open(newline="") as table:
+        rows = {r["code"]: int(r["http_status"]) for r in csv.DictReader(table, delimiter="\t")}
+    assert rows == STATUS_OF_CODE
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "code"),
+    [
+        ("ERROR_NOT_PUBLISHED_ANYWHERE@418", 418, "ERROR_NOT_PUBLISHED_ANYWHERE"),
+        ("ERROR_NEW_UPSTREAM_FAULT@507", 507, "ERROR_NEW_UPSTREAM_FAULT"),
+        ("EXCEEDING_LIMITS@422", 422, "EXCEEDING_LIMITS"),  # a published code, moved
+    ],
+)
+def test_any_code_can_be_injected_with_any_status(
+    client: FusionClient, outcome: str, status: int, code: str
+) -> None:
+    client.emulator.set_faults(Faults(script=(outcome,)))
+    response = client.post(None, None)
+    assert (response.status_code, error_code(response)) == (status, code)
+
+
+@pytest.mark.parametrize("outcome", ["ERROR_NOT_PUBLISHED_ANYWHERE", "ERROR_X@200", "lower@500"])
+def test_an_error_without_a_status_or_outside_4xx_5xx_is_refused(outcome: str) -> None:
+    with pytest.raises(ValueError, match="unknown outcome"):
+        Faults(script=(outcome,))
+
+
+@pytest.mark.parametrize("value", ["7", "Tue, 01 Dec 2026 12:00:30 GMT"])
+def test_retry_after_is_sent_with_error_answers_only(
+    client: FusionClient, astronaut: bytes, hopper: bytes, value: str
+) -> None:
+    client.emulator.set_faults(
+        Faults(retry_after=value, script=("AI_SERVICE_FLOW_RESTRICTION", "html_503", "ok"))
+    )
+    answers = [client.post(astronaut, hopper) for _ in range(3)]
+    assert [r.status_code for r in answers] == [503, 503, 200]
+    assert [r.headers.get("Retry-After") for r in answers] == [value, value, None]
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_pages_are_html_for_each_gateway_status(client: FusionClient, status: int) -> None:
+    client.emulator.set_faults(Faults(script=(f"html_{status}",)))
+    response = client.post(None, None)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "text/html"
+    assert f"<title>{status} ".encode() in response.content
 
 
 def test_the_script_is_consumed_one_outcome_per_call(
@@ -146,7 +226,7 @@ def test_non_json_is_plain_text(client: FusionClient) -> None:
 def test_ok_without_image_has_no_data_image(client: FusionClient) -> None:
     client.emulator.set_faults(Faults(script=("ok_without_image",)))
     body = client.post(None, None).json()
-    assert body["error_code"] == 0 and "image" not in body["data"]
+    assert body["error_detail"]["code"] == "" and "image" not in body["data"]
 
 
 def test_not_an_image_is_base64_of_other_bytes(client: FusionClient) -> None:

@@ -16,7 +16,8 @@ from portrait_fusion.errors import (
     TransientApiError,
 )
 
-# The table of the API's documentation: HTTP status, codes, and what we must do.
+# The codes this endpoint can plausibly return, and what the API's documentation says to do
+# (the whole published table is checked in test_api_codes).
 DOCUMENTED = [
     (
         400,
@@ -33,7 +34,7 @@ DOCUMENTED = [
     ),
     (401, ["ERROR_USER_NOT_EXISTS", "ERROR_APPLICATIONS_NOT_EXISTS"], Disposition.HOLD),
     (403, ["ERROR_USER_LOCKED", "ERROR_ILLEGAL_OPERATION"], Disposition.HOLD),
-    (404, ["ERROR_AI_NOT_EXISTS"], Disposition.FAIL),
+    (404, ["ERROR_AI_NOT_EXISTS"], Disposition.HOLD),  # deactivated: a human must act
     (
         413,
         [
@@ -103,6 +104,7 @@ DOCUMENTED = [
         ],
         Disposition.RETRY,
     ),
+    (501, ["ERROR_IMAGE_STORAGE_NOT_SUPPORTED"], Disposition.FAIL),
     (504, ["AI_SERVICE_TIMEOUT"], Disposition.RETRY),
 ]
 CASES = [(status, code, disposition) for status, codes, disposition in DOCUMENTED for code in codes]

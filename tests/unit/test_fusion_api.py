@@ -1,11 +1,13 @@
-"""The API client's retry policy, on a fake transport (no network): backoff with full jitter
-inside the time left, a key re-read on 401, protocol errors failed after the last attempt."""
+"""The API client's retry policy, on a fake transport (no network): the provider's backoff
+inside the time left, `Retry-After` honoured, a key re-read on 401, `PROCESSING_FAILURE`
+retried once, and at most one replacement call after a billed 200 that could not be used."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -20,34 +22,52 @@ from portrait_fusion.errors import (
     TransientApiError,
 )
 from portrait_fusion.fusion_api import FusionApiClient, Upload, new_session
+from portrait_fusion.paid_calls import InMemoryPaidCallMarks
 from tests import images
 
 RESULT = images.as_jpeg(size=(300, 300))
 
 
-def ok() -> tuple[int, bytes]:
-    return 200, json.dumps(
-        {
-            "request_id": "r1",
-            "log_id": "l1",
-            "error_code": 0,
-            "data": {"image": base64.b64encode(RESULT).decode()},
-        }
-    ).encode()
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-def fail(status: int, code: str) -> tuple[int, bytes]:
-    return status, json.dumps(
+def ok(request_id: str = "r1") -> Reply:
+    return Reply(
+        200,
+        json.dumps(
+            {
+                "request_id": request_id,
+                "log_id": "l1",
+                "error_code": 0,
+                "data": {"image": base64.b64encode(RESULT).decode()},
+            }
+        ).encode(),
+    )
+
+
+def fail(status: int, code: str, retry_after: str | None = None) -> Reply:
+    body = json.dumps(
         {"request_id": "r1", "log_id": "l1", "error_detail": {"code": code, "message": code}}
     ).encode()
+    return Reply(status, body, {"Retry-After": retry_after} if retry_after else {})
+
+
+def unusable(request_id: str) -> Reply:
+    """A billed 200 whose image is no image."""
+    image = base64.b64encode(b"%PDF-1").decode()
+    return Reply(200, json.dumps({"request_id": request_id, "data": {"image": image}}).encode())
 
 
 class ScriptedAdapter(BaseAdapter):
     """Answers each request with the next scripted (status, body); records what was sent."""
 
-    def __init__(self, script: list[tuple[int, bytes] | Exception]) -> None:
+    def __init__(self, script: list[Reply | tuple[int, bytes] | Exception]) -> None:
         super().__init__()
-        self.script: Iterator[tuple[int, bytes] | Exception] = iter(script)
+        self.script: Iterator[Reply | tuple[int, bytes] | Exception] = iter(script)
         self.sent: list[requests.PreparedRequest] = []
         self.bodies: list[bytes] = []
 
@@ -58,10 +78,12 @@ class ScriptedAdapter(BaseAdapter):
         step = next(self.script)
         if isinstance(step, Exception):
             raise step
+        reply = step if isinstance(step, Reply) else Reply(status=step[0], body=step[1])
         response = requests.Response()
-        response.status_code, response._content = step
+        response.status_code, response._content = reply.status, reply.body
         response._content_consumed = True
         response.headers["Content-Type"] = "application/json"
+        response.headers.update(reply.headers)
         response.request = request
         return response
 
@@ -85,6 +107,7 @@ def client(
     keys: FakeKeys | None = None,
     max_attempts: int = 4,
     sleeps: list[float] | None = None,
+    marks: InMemoryPaidCallMarks | None = None,
 ) -> tuple[FusionApiClient, ScriptedAdapter]:
     adapter = ScriptedAdapter(script)
     session = new_session()
@@ -96,8 +119,9 @@ def client(
         keys or FakeKeys("k1"),
         timeout_seconds=30,
         max_attempts=max_attempts,
+        marks=marks,
         sleep=slept.append,
-        jitter=lambda: 1.0,
+        jitter=lambda: 0.5,  # the middle of the jitter band: each delay is its nominal step
     )
     return api, adapter
 
@@ -130,7 +154,7 @@ def test_similarity_is_not_sent_when_unset() -> None:
     assert b"source_similarity" not in adapter.bodies[0]
 
 
-def test_transient_errors_are_retried_with_exponential_full_jitter_backoff() -> None:
+def test_transient_errors_are_retried_after_about_1_2_4_seconds() -> None:
     sleeps: list[float] = []
     api, _ = client(
         [
@@ -143,7 +167,7 @@ def test_transient_errors_are_retried_with_exponential_full_jitter_backoff() -> 
     )
     result = merge(api)
     assert result.attempts == 4
-    assert sleeps == [0.5, 1.0, 2.0]  # jitter fixed at its maximum here
+    assert sleeps == [1.0, 2.0, 4.0]
 
 
 def test_transient_errors_are_handed_back_after_the_last_attempt() -> None:
@@ -160,7 +184,7 @@ def test_transient_errors_are_handed_back_after_the_last_attempt() -> None:
 def test_no_retry_when_the_backoff_would_outlast_the_invocation() -> None:
     api, adapter = client([fail(500, "SERVICE_INTERNAL_ERROR"), ok()])
     with pytest.raises(TransientApiError):
-        merge(api, seconds=1.2)
+        merge(api, seconds=1.9)  # a 1 s wait and a 1 s call do not fit
     assert len(adapter.sent) == 1
 
 
@@ -205,14 +229,6 @@ def test_a_401_with_an_unchanged_key_is_operational() -> None:
     assert "same" not in str(caught.value)
 
 
-def test_a_protocol_error_is_retried_then_failed_with_its_code() -> None:
-    not_image = 200, json.dumps({"data": {"image": base64.b64encode(b"%PDF-1").decode()}}).encode()
-    api, _ = client([not_image, (200, b'{"data": {"ima'), not_image], max_attempts=3)
-    with pytest.raises(PermanentApiError) as caught:
-        merge(api)
-    assert (caught.value.code, caught.value.attempts) == ("INVALID_RESPONSE", 3)
-
-
 def test_timeouts_are_transient_with_their_own_code() -> None:
     api, _ = client([requests.ReadTimeout("slow")], max_attempts=1)
     with pytest.raises(TransientApiError) as caught:
@@ -239,3 +255,83 @@ def test_a_dribbling_answer_is_cut_off_at_the_deadline() -> None:
     with pytest.raises(TransientApiError) as caught:
         merge(api)
     assert caught.value.code == "API_TIMEOUT"
+
+
+def test_similarity_is_sent_as_a_plain_decimal() -> None:
+    api, adapter = client([ok()])
+    merge(api, similarity=1e-05)
+    assert b'name="source_similarity"\r\n\r\n0.00001\r\n' in adapter.bodies[0]
+
+
+def test_retry_after_in_seconds_is_waited_when_longer_than_the_backoff() -> None:
+    sleeps: list[float] = []
+    api, _ = client([fail(503, "ERROR_RESOURCE_UNAVAILABLE", retry_after="5"), ok()], sleeps=sleeps)
+    assert merge(api).attempts == 2
+    assert sleeps == [5.0]
+
+
+def test_a_shorter_retry_after_does_not_shorten_the_backoff() -> None:
+    sleeps: list[float] = []
+    api, _ = client(
+        [fail(502, "AI_SERVICE_ERROR"), fail(429, "EXCEEDING_LIMITS", retry_after="1"), ok()],
+        sleeps=sleeps,
+    )
+    merge(api)
+    assert sleeps == [1.0, 2.0]
+
+
+def test_a_retry_after_past_the_time_left_hands_back_with_the_hint() -> None:
+    api, adapter = client([fail(429, "EXCEEDING_LIMITS", retry_after="120"), ok()])
+    with pytest.raises(TransientApiError) as caught:
+        merge(api, seconds=60)
+    assert (len(adapter.sent), caught.value.retry_after) == (1, 120.0)
+
+
+def test_processing_failure_is_retried_once() -> None:
+    api, adapter = client([fail(500, "PROCESSING_FAILURE")] * 3 + [ok()], max_attempts=4)
+    with pytest.raises(TransientApiError) as caught:
+        merge(api)
+    assert (caught.value.code, caught.value.attempts, len(adapter.sent)) == (
+        "PROCESSING_FAILURE",
+        2,
+        2,
+    )
+
+
+def test_an_unusable_200_buys_one_replacement_then_fails_with_both_request_ids() -> None:
+    api, adapter = client([unusable("paid-1"), (200, b'{"data": {"ima'), ok()], max_attempts=4)
+    with pytest.raises(PermanentApiError) as caught:
+        merge(api)
+    error = caught.value
+    assert (error.code, error.attempts, len(adapter.sent)) == ("INVALID_RESPONSE", 2, 2)
+    assert error.unusable_request_ids == ("paid-1", None)  # a truncated body has no id
+
+
+def test_a_result_after_an_unusable_200_records_the_billed_one() -> None:
+    api, _ = client([unusable("paid-1"), ok("r2")])
+    result = merge(api)
+    assert (result.request_id, result.unusable_request_ids, result.attempts) == (
+        "r2",
+        ("paid-1",),
+        2,
+    )
+
+
+def test_the_paid_call_bound_holds_across_deliveries_of_one_pair() -> None:
+    marks = InMemoryPaidCallMarks()
+    script = [unusable("paid-1"), fail(502, "AI_SERVICE_ERROR"), unusable("paid-2"), ok()]
+    api, adapter = client(script, max_attempts=2, marks=marks)
+    with pytest.raises(TransientApiError):  # first delivery: billed once, then a 502
+        merge_pair(api, "pair-a")
+    with pytest.raises(PermanentApiError) as caught:  # second: the replacement, unusable too
+        merge_pair(api, "pair-a")
+    assert caught.value.unusable_request_ids == ("paid-1", "paid-2")
+    with pytest.raises(PermanentApiError) as again:  # its document unwritten: no third call
+        merge_pair(api, "pair-a")
+    assert (again.value.attempts, again.value.code) == (0, "INVALID_RESPONSE")
+    assert len(adapter.sent) == 3
+    assert merge_pair(api, "pair-b").attempts == 1  # another pair version has its own bound
+
+
+def merge_pair(api: FusionApiClient, pair_key: str) -> Any:
+    return api.merge(TARGET, TEMPLATE, None, seconds_left=lambda: 100.0, pair_key=pair_key)

@@ -12,74 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from portrait_fusion.api_codes import Kind, rule_for
 from portrait_fusion.errors import (
     ApiError,
     OperationalApiError,
     PermanentApiError,
     TransientApiError,
-)
-
-AUTH_CODES = frozenset({"ERROR_USER_NOT_EXISTS", "ERROR_APPLICATIONS_NOT_EXISTS"})
-OPERATIONAL_CODES = AUTH_CODES | {
-    "ERROR_USER_LOCKED",
-    "ERROR_ILLEGAL_OPERATION",
-    "ERROR_NOT_ENOUGH_CREDITS",
-}
-TRANSIENT_CODES = frozenset(
-    {
-        "EXCEEDING_LIMITS",
-        "PROCESSING_FAILURE",
-        "UNKNOWN_ERROR",
-        "SERVICE_INTERNAL_ERROR",
-        "ERROR_RESPONSE_BODY_TOO_LARGE",
-        "ERROR_FACE_BLENDING_FAILED",
-        "AI_SERVICE_ERROR",
-        "AI_SERVICE_INTERNAL_ERROR",
-        "ERROR_GATEWAY",
-        "FILE_SERVICE_ERROR",
-        "AI_SERVICE_FLOW_RESTRICTION",
-        "ERROR_INSUFFICIENT_RESOURCES",
-        "ERROR_RESOURCE_UNAVAILABLE",
-        "AI_SERVICE_TIMEOUT",
-    }
-)
-PERMANENT_CODES = frozenset(
-    {
-        "ERROR_PARAMETERS",
-        "MISSING_PARAMETERS",
-        "ERROR_INVALID_PARAMETER",
-        "PARAMETERS_CANNOT_EMPTY",
-        "UNSUPPORTED_PARAMETER_VALUES",
-        "ERROR_INVALID_PARAMETER_FORMAT",
-        "ERROR_PARAMETER_CONVERSION_FAILED",
-        "ERROR_AI_NOT_EXISTS",
-        "FILE_SIZE_EXCEEDS_LIMIT",
-        "FILE_RESOLUTION_EXCEEDS_LIMITS",
-        "ERROR_HIGH_RESOLUTION",
-        "ERROR_REQUEST_BODY_TOO_LARGE",
-        "UNSUPPORTED_FILE_TYPES",
-        "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE",
-        "FILE_DECODING_FAILURE",
-        "ERROR_INVALID_FILE",
-        "ERROR_ILLEGAL_FILE",
-        "ERROR_LOW_RESOLUTION",
-        "FILE_CONTENT_NON_COMPLIANCE",
-        "ERROR_CONTENT_NON_COMPLIANCE",
-        "ERROR_NO_FACE_IN_FILE",
-        "ERROR_FACE_SIZE_NOT_MEET_REQUIREMENTS",
-        "ERROR_FACE_SIZE_RATIO_NOT_MET",
-        "ERROR_SMALL_FACE_SIZE",
-        "ERROR_FACE_UNRECOGNIZABLE",
-        "ERROR_POOR_FACE_QUALITY",
-        "ERROR_BLURRY_FACE",
-        "ERROR_OBSTRUCTED_FACE",
-        "ERROR_POOR_FACE_LIGHTING",
-        "ERROR_INCOMPLETE_FACE",
-        "ERROR_FACE_NOT_FACING_FORWARD",
-        "ERROR_CARTOON_FACE_NOT_SUPPORTED",
-        "ERROR_TEMPLATE_IMAGE_QUALITY_TOO_LOW",
-        "ERROR_FACE_COUNT_INVALID",
-    }
 )
 
 # Our own codes for answers that carry no usable code of the API's.
@@ -89,7 +27,8 @@ API_TIMEOUT = "API_TIMEOUT"
 
 
 class ProtocolError(TransientApiError):
-    """The API said 200 but gave nothing usable: retried in the function, then failed."""
+    """The API said 200 (a billed call) but gave nothing usable: worth one replacement call
+    over the pair's whole life (`paid_calls`), then the pair fails."""
 
     code = INVALID_RESPONSE
 
@@ -103,14 +42,19 @@ class ApiSuccess:
     log_id: str | None
 
 
+_CLASS_OF_KIND: dict[Kind, type[ApiError]] = {
+    Kind.PERMANENT: PermanentApiError,
+    Kind.TRANSIENT: TransientApiError,
+    Kind.OPERATIONAL: OperationalApiError,
+}
+
+
 def error_class(code: str | None, http_status: int) -> type[ApiError]:
-    """The error class for an API code, falling back on the HTTP status for unknown codes."""
-    if code in OPERATIONAL_CODES:
-        return OperationalApiError
-    if code in TRANSIENT_CODES:
-        return TransientApiError
-    if code in PERMANENT_CODES:
-        return PermanentApiError
+    """The error class for an API code (`api_codes`), falling back on the HTTP status for
+    codes the published table does not know."""
+    rule = rule_for(code)
+    if rule is not None:
+        return _CLASS_OF_KIND[rule.kind]
     if http_status in (401, 403):
         return OperationalApiError
     if http_status in (408, 429) or http_status >= 500:

@@ -21,6 +21,7 @@ from portrait_fusion.fusion_api import FusionApiClient, new_session
 from portrait_fusion.hand_back import HandBack, SqsQueues
 from portrait_fusion.idempotency import OnceGuard
 from portrait_fusion.key_resolution import KeyResolver
+from portrait_fusion.paid_calls import DynamoDBPaidCallMarks
 from portrait_fusion.pipeline import Pipeline
 from portrait_fusion.reuse import DynamoDBResultReuse
 from portrait_fusion.settings import Settings
@@ -91,6 +92,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         _client("secretsmanager"), settings.api_key_secret_id, settings.secret_max_age_seconds
     )
     dynamodb = _client("dynamodb")
+    ttl = record_ttl_seconds(settings.result_retention_days)
     session = new_session()
     if settings.daily_call_budget or settings.tenant_daily_call_budget:
         budget = DynamoDBCallBudget(
@@ -107,8 +109,8 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         keys,
         timeout_seconds=settings.api_timeout_seconds,
         max_attempts=settings.api_max_attempts,
+        marks=DynamoDBPaidCallMarks(settings.idempotency_table, dynamodb, ttl),
     )
-    ttl = record_ttl_seconds(settings.result_retention_days)
     once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb(), ttl))
     storage = S3Storage(_client("s3"))
     reuse = None

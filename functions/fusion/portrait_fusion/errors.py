@@ -94,6 +94,8 @@ class ApiError(FusionError):
 
     stage = Stage.API
     attempts: int = 1  # HTTP calls made before giving up, for the result document
+    # Request ids of this pair's billed 200s that could not be used (the paid-call bound).
+    unusable_request_ids: tuple[str | None, ...] = ()
 
 
 class PermanentApiError(ApiError):

@@ -1,9 +1,9 @@
-"""The AILabTools face-fusion client: streamed multipart, keep-alive, retries with full jitter."""
+"""The AILabTools face-fusion client: retries as the provider advises (`retry_policy`), a key
+re-read on 401, and the paid-call bound on unusable 200s (`paid_calls`); each call itself is
+`fusion_call`'s."""
 
 from __future__ import annotations
 
-import binascii
-import io
 import random
 import threading
 import time
@@ -11,15 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
-from requests_toolbelt import MultipartEncoder
 
-from portrait_fusion.api_errors import (
-    API_TIMEOUT,
-    AUTH_CODES,
-    CONNECTION_ERROR,
-    ProtocolError,
-    interpret,
-)
+from portrait_fusion.api_codes import AUTH_CODES, rule_for
+from portrait_fusion.api_errors import INVALID_RESPONSE, ProtocolError
 from portrait_fusion.api_key import ApiKey, ApiKeyProvider
 from portrait_fusion.errors import (
     ApiError,
@@ -28,21 +22,16 @@ from portrait_fusion.errors import (
     PermanentApiError,
     TransientApiError,
 )
-from portrait_fusion.preflight import ImageInfo, read_header
+from portrait_fusion.fusion_call import Answer, FusionCall, Upload, new_session
+from portrait_fusion.observability import count
+from portrait_fusion.paid_calls import UNUSABLE_LIMIT, InMemoryPaidCallMarks, PaidCallMarks
+from portrait_fusion.preflight import ImageInfo
+from portrait_fusion.retry_policy import Backoff
 
-API_KEY_HEADER = "ailabapi-api-key"
+__all__ = ["FusionApiClient", "FusionResult", "Upload", "new_session"]
+
 # Below this many seconds left there is no point starting a call: it could not finish.
 MIN_CALL_SECONDS = 1.0
-CONNECT_TIMEOUT_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One image as sent to the API."""
-
-    filename: str
-    data: bytes
-    content_type: str
 
 
 @dataclass(frozen=True)
@@ -55,16 +44,21 @@ class FusionResult:
     log_id: str | None
     attempts: int
     latency_ms: int
+    unusable_request_ids: tuple[str | None, ...] = ()
+    """Billed 200s of this pair that could not be used, before this result."""
 
 
-def new_session() -> requests.Session:
-    """A session for the API: one keep-alive connection pool, no hidden retries."""
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=2, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "portrait-fusion/0.1"
-    return session
+@dataclass
+class _Tally:
+    """One merge in progress: the key in use, calls made, failures, unusable 200s."""
+
+    key: ApiKey
+    pair_key: str
+    marks: PaidCallMarks
+    unusable: list[str | None]
+    calls: int = 0
+    failures: int = 0
+    key_refreshed: bool = False
 
 
 class FusionApiClient:
@@ -78,22 +72,20 @@ class FusionApiClient:
         *,
         timeout_seconds: float,
         max_attempts: int,
-        backoff_base_seconds: float = 0.5,
-        backoff_cap_seconds: float = 8.0,
+        backoff: Backoff | None = None,
+        marks: PaidCallMarks | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._session = session
-        self._url = url
+        self._transport = FusionCall(session, url, clock)
         self._keys = keys
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
-        self._base = backoff_base_seconds
-        self._cap = backoff_cap_seconds
+        self._backoff = backoff or Backoff()
+        self._marks = marks or InMemoryPaidCallMarks()
         self._sleep = sleep
         self._jitter = jitter
-        self._clock = clock
         # One call in flight per execution environment: a batch overlaps its pairs' reads
         # and writes with another pair's call, and the event source mapping's
         # MaximumConcurrency still caps the calls the API sees.
@@ -106,138 +98,113 @@ class FusionApiClient:
         similarity: float | None,
         *,
         seconds_left: Callable[[], float],
+        pair_key: str | None = None,
     ) -> FusionResult:
         """Merge `target`'s face into `template`, retrying transient failures while time is left.
 
-        Raises `PermanentApiError`, `OperationalApiError` (no in-function retry) or
+        `pair_key` names the pair version whose unusable 200s count against the paid-call
+        bound across deliveries; without it only this call's own are counted. Raises
+        `PermanentApiError`, `OperationalApiError` (no in-function retry) or
         `TransientApiError` once attempts or time run out. A 401 re-reads the key once.
         """
-        calls = 0
-        transient_failures = 0
-        key_refreshed = False
-        key = self._keys.get()
+        marks = self._marks if pair_key else InMemoryPaidCallMarks()
+        key = pair_key or "this call"
+        tally = _Tally(self._keys.get(), key, marks, marks.unusable(key))
+        if len(tally.unusable) >= UNUSABLE_LIMIT:
+            # Earlier deliveries bought the replacement already (its document went unwritten).
+            raise _paid_call_bound("", tally, request_id=tally.unusable[-1])
         while True:
             try:
-                with self._one_call:
-                    budget = seconds_left()
-                    if budget < MIN_CALL_SECONDS:
-                        raise OutOfTimeError(f"{budget:.1f} s left: not enough to call the API")
-                    calls += 1
-                    started = self._clock()
-                    result = self._call(
-                        target, template, similarity, key, min(self._timeout, budget)
-                    )
-                    latency_ms = round((self._clock() - started) * 1000)
-            except OperationalApiError as exc:
-                if exc.code in AUTH_CODES and not key_refreshed:
-                    key_refreshed = True
-                    fresh = self._keys.get(refresh=True)
-                    if fresh != key:  # the secret was rotated since we cached it
-                        key = fresh
-                        continue
-                raise _annotated(exc, calls) from None
-            except TransientApiError as exc:
-                transient_failures += 1
-                if transient_failures >= self._max_attempts:
-                    raise _exhausted(exc, calls) from None
-                delay = self._jitter() * min(self._cap, self._base * 2 ** (transient_failures - 1))
-                if delay + MIN_CALL_SECONDS > seconds_left():
-                    raise _annotated(exc, calls) from None
-                self._sleep(delay)
-                continue
+                answer = self._attempt(tally, target, template, similarity, seconds_left)
             except ApiError as exc:
-                raise _annotated(exc, calls) from None
-            return FusionResult(result[0], result[1], result[2], result[3], calls, latency_ms)
+                self._prepare_retry(exc, tally, seconds_left)
+                continue
+            return FusionResult(
+                answer.image,
+                answer.info,
+                answer.request_id,
+                answer.log_id,
+                attempts=tally.calls,
+                latency_ms=answer.latency_ms,
+                unusable_request_ids=tuple(tally.unusable),
+            )
 
-    def _read_body(self, response: requests.Response, deadline: float) -> str:
-        """The whole body as text (JSON is UTF-8), or `API_TIMEOUT` once `deadline` passes.
-
-        requests' timeout bounds each socket read, not the answer: a server dribbling bytes
-        could otherwise hold the call past the invocation's end.
-        """
-        # Grown in place, then decoded once: a result of n MB costs 2n at most here, where a
-        # list of chunks, their join and its decoding would cost 3n.
-        body = bytearray()
-        with response:
-            for chunk in response.iter_content(chunk_size=256 * 1024):
-                body += chunk
-                if self._clock() > deadline:
-                    raise TransientApiError(
-                        "the API's answer did not finish arriving in time", code=API_TIMEOUT
-                    )
-        return body.decode("utf-8", "replace")
-
-    def _call(
+    def _attempt(
         self,
+        tally: _Tally,
         target: Upload,
         template: Upload,
         similarity: float | None,
-        key: ApiKey,
-        timeout: float,
-    ) -> tuple[bytes, ImageInfo, str | None, str | None]:
-        fields: dict[str, str | tuple[str, io.BytesIO, str]] = {
-            "image_target": (target.filename, io.BytesIO(target.data), target.content_type),
-            "image_template": (template.filename, io.BytesIO(template.data), template.content_type),
-        }
-        if similarity is not None:
-            fields["source_similarity"] = repr(similarity)
-        body = MultipartEncoder(fields=fields)
-        headers = {"Content-Type": body.content_type, API_KEY_HEADER: key.reveal()}
-        deadline = self._clock() + timeout
-        try:
-            response = self._session.post(
-                self._url,
-                data=body,
-                headers=headers,
-                timeout=(min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
-                stream=True,
-            )
-            content = self._read_body(response, deadline)
-        except requests.Timeout as exc:
-            raise TransientApiError(
-                f"no answer from the API within {timeout:.1f} s", code=API_TIMEOUT
-            ) from exc
-        except requests.RequestException as exc:
-            raise TransientApiError(
-                f"connection to the API failed: {type(exc).__name__}", code=CONNECTION_ERROR
-            ) from exc
-        success = interpret(response.status_code, content, response.headers.get("Content-Type"))
-        del content, response  # the body can be tens of MB; keep only the decoded image
-        try:
-            # Straight from the str: base64.b64decode would first copy it to ASCII bytes.
-            image = binascii.a2b_base64(success.image_base64)
-        except (binascii.Error, ValueError) as exc:
-            raise ProtocolError(
-                "data.image is not valid base64",
-                http_status=200,
-                request_id=success.request_id,
-                log_id=success.log_id,
-            ) from exc
-        info = read_header(image)
-        if info is None:
-            raise ProtocolError(
-                "data.image is not a JPEG, PNG or BMP image",
-                http_status=200,
-                request_id=success.request_id,
-                log_id=success.log_id,
-            )
-        return image, info, success.request_id, success.log_id
+        seconds_left: Callable[[], float],
+    ) -> Answer:
+        with self._one_call:
+            budget = seconds_left()
+            if budget < MIN_CALL_SECONDS:
+                raise OutOfTimeError(f"{budget:.1f} s left: not enough to call the API")
+            tally.calls += 1
+            timeout = min(self._timeout, budget)
+            return self._transport.call(target, template, similarity, tally.key, timeout)
+
+    def _prepare_retry(
+        self, exc: ApiError, tally: _Tally, seconds_left: Callable[[], float]
+    ) -> None:
+        """Return when another call is worth making now (after waiting); else raise `exc`."""
+        if isinstance(exc, ProtocolError) and exc.http_status == 200:
+            self._count_unusable(exc, tally)
+        exc.attempts = tally.calls
+        exc.unusable_request_ids = tuple(tally.unusable)
+        if isinstance(exc, OperationalApiError) and self._rotated_key(exc, tally):
+            return
+        if not isinstance(exc, TransientApiError):
+            raise exc
+        tally.failures += 1
+        if tally.failures >= self._attempts_for(exc.code):
+            raise exc
+        delay = self._backoff.delay(tally.failures, self._jitter())
+        if exc.retry_after is not None:  # the server's guidance wins when it asks for longer
+            delay = max(delay, exc.retry_after)
+        if delay + MIN_CALL_SECONDS > seconds_left():
+            raise exc
+        self._sleep(delay)
+
+    def _count_unusable(self, exc: ProtocolError, tally: _Tally) -> None:
+        """Remember a billed 200 that could not be used; raise once the bound is reached."""
+        tally.unusable = tally.marks.add_unusable(tally.pair_key, exc.request_id)
+        count("PaidButUnusable")
+        if len(tally.unusable) >= UNUSABLE_LIMIT:
+            raise _paid_call_bound(
+                f"{exc.message}; ", tally, request_id=exc.request_id, log_id=exc.log_id
+            ) from None
+
+    def _rotated_key(self, exc: OperationalApiError, tally: _Tally) -> bool:
+        """After the first 401, re-read the secret: True when it changed (worth a new call)."""
+        if exc.code not in AUTH_CODES or tally.key_refreshed:
+            return False
+        tally.key_refreshed = True
+        fresh = self._keys.get(refresh=True)
+        rotated = fresh != tally.key
+        tally.key = fresh
+        return rotated
+
+    def _attempts_for(self, code: str) -> int:
+        rule = rule_for(code)
+        if rule is not None and rule.max_attempts is not None:
+            return min(self._max_attempts, rule.max_attempts)
+        return self._max_attempts
 
 
-def _annotated(exc: ApiError, calls: int) -> ApiError:
-    exc.attempts = calls
-    return exc
-
-
-def _exhausted(exc: TransientApiError, calls: int) -> ApiError:
-    """After the last attempt a protocol error is final (and keeps the code it got)."""
-    if isinstance(exc, ProtocolError):
-        final = PermanentApiError(
-            f"{exc.message} (after {calls} attempts)",
-            code=exc.code,
-            http_status=exc.http_status,
-            request_id=exc.request_id,
-            log_id=exc.log_id,
-        )
-        return _annotated(final, calls)
-    return _annotated(exc, calls)
+def _paid_call_bound(
+    cause: str, tally: _Tally, *, request_id: str | None, log_id: str | None = None
+) -> PermanentApiError:
+    """The final `INVALID_RESPONSE` once a pair's unusable 200s reached the bound."""
+    error = PermanentApiError(
+        f"{cause}{len(tally.unusable)} billed 200s without a usable result for this pair: "
+        "no further call is made for it",
+        code=INVALID_RESPONSE,
+        http_status=200,
+        request_id=request_id,
+        log_id=log_id,
+    )
+    error.attempts = tally.calls
+    error.unusable_request_ids = tuple(tally.unusable)
+    return error

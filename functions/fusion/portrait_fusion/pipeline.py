@@ -28,6 +28,7 @@ from portrait_fusion.errors import (
 from portrait_fusion.fusion_api import FusionApiClient, FusionResult, Upload
 from portrait_fusion.idempotency import OnceGuard
 from portrait_fusion.observability import count, count_failure, logger
+from portrait_fusion.paid_calls import pair_key_of
 from portrait_fusion.pairing import Half, PairNaming, Role
 from portrait_fusion.result_document import FunctionInfo, PairRecord, encode
 from portrait_fusion.result_guard import keeps_stored_success, parse_document
@@ -249,12 +250,14 @@ class Pipeline:
                     template,
                     record.source_similarity,
                     seconds_left=lambda: invocation.seconds_left() - OUTPUT_RESERVE_SECONDS,
+                    pair_key=pair_key_of(_idempotency_key(record)),
                 )
             record.api = {
                 "request_id": result.request_id,
                 "log_id": result.log_id,
                 "attempts": result.attempts,
                 "latency_ms": result.latency_ms,
+                "unusable_request_ids": list(result.unusable_request_ids),
             }
             count("ApiLatency", result.latency_ms, unit="Milliseconds")
             count("ApiAttempts", result.attempts)

@@ -70,6 +70,7 @@ class PairRecord:
                 "log_id": error.log_id,
                 "attempts": error.attempts,
                 "latency_ms": None,
+                "unusable_request_ids": list(error.unusable_request_ids),
             }
         document = {
             "schema_version": SCHEMA_VERSION,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from decimal import Decimal
 
 from portrait_fusion.errors import PreflightError
 
@@ -30,6 +31,13 @@ def parse_similarity(value: object, source: str) -> float:
             code="ERROR_INVALID_PARAMETER",
         )
     return number
+
+
+def form_value(similarity: float) -> str:
+    """The similarity as the API's form field: a plain decimal, never exponent notation
+    (nothing documents that the API parses `1e-05`)."""
+    # The shortest repr round-trips the float exactly; Decimal writes it out without exponent.
+    return format(Decimal(repr(float(similarity))), "f")
 
 
 def _metadata_value(metadata: Mapping[str, str]) -> str | None:
