@@ -84,7 +84,7 @@ soak: dev  ## the full soak: 200+ pairs with random faults and a rate limit
 	SOAK_PAIRS=$${SOAK_PAIRS:-240} $(PY) -m pytest tests/e2e/test_soak.py -s
 
 bench: dev  ## the benchmark against the naive baseline (table, JSON and plot in benchmarks/results)
-	$(PY) -m benchmarks.bench
+	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
 redrive: dev  ## move DLQ messages back to the queue (FUSION_QUEUE_URL, FUSION_DLQ_URL; AWS_ENDPOINT_URL for local)
 	$(PY) -m ops.redrive

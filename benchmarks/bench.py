@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench            # the full run (a few minutes)
     python -m benchmarks.bench --quick    # every measurement, tiny: checks that it all runs
+    python -m benchmarks.bench --worst-inputs-only   # only the worst-input memory figure
 
 Prints the figures against the performance targets and writes `bench.json` and `bench.png`
 to `--out`.
@@ -27,9 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tiny run that checks it all works")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where results go")
+    parser.add_argument(
+        "--worst-inputs-only",
+        action="store_true",
+        help="measure and print only the peak memory of the worst accepted inputs",
+    )
     args = parser.parse_args(argv)
 
-    from benchmarks import report, runner
+    from benchmarks import report, runner, worst_inputs
     from benchmarks.workload import running_bench
 
     plan = runner.QUICK if args.quick else runner.FULL
@@ -40,8 +46,13 @@ def main(argv: list[str] | None = None) -> int:
 
     progress("starting moto, the emulator (HTTPS) and the template's resources")
     with running_bench() as bench:
+        if args.worst_inputs_only:
+            peaks = worst_inputs.measure(bench, progress, quick=args.quick)
+            print(report.table(worst_inputs.figures(peaks)))
+            return 0
         measured = runner.run(bench, plan, progress)
-    rows = report.figures(measured, plan)
+        peaks = worst_inputs.measure(bench, progress, quick=args.quick)
+    rows = report.figures(measured, plan) + worst_inputs.figures(peaks)
     report.write(args.out, measured, plan, rows)
     print(report.table(rows))
     print()

@@ -46,7 +46,9 @@ class Figure:
     @property
     def ratio(self) -> float | None:
         """Ours over the baseline."""
-        return self.ours / self.baseline if self.baseline else None
+        if not self.baseline or math.isnan(self.baseline):  # NaN: no baseline for this row
+            return None
+        return self.ours / self.baseline
 
     @property
     def met(self) -> bool | None:

@@ -14,12 +14,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 PORTRAITS = Path(__file__).resolve().parent / "portraits"
 HOPPER = "grace_hopper.jpg"
 ASTRONAUT = "astronaut.png"
 OVERSIZED_SIDE = 4400  # over the API's 4096 px limit: AUTO_FIT has to shrink it
+_ORIENTATION_TAG = 0x0112
 
 Role = Literal["target", "template"]
 
@@ -33,8 +34,13 @@ class DemoImage:
     ext: str
 
     def open(self) -> Image.Image:
-        """The decoded picture, as RGB."""
-        return Image.open(io.BytesIO(self.data)).convert("RGB")
+        """The decoded picture, as RGB, turned as its EXIF orientation says (as a phone shows
+        it)."""
+        if self.data[4:12] == b"ftypheic":
+            import pi_heif
+
+            pi_heif.register_heif_opener()
+        return ImageOps.exif_transpose(Image.open(io.BytesIO(self.data))).convert("RGB")
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,27 @@ def oversized(name: str, longest_side: int = OVERSIZED_SIDE) -> DemoImage:
 
 
 @cache
+def phone_rotated(name: str) -> DemoImage:
+    """A bundled portrait as a phone held sideways saves it: the pixels stored turned a
+    quarter, with EXIF orientation 6 telling viewers (and the pipeline) to turn them back."""
+    stored = bundled(name).open().transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[_ORIENTATION_TAG] = 6
+    data = _encode(stored, "JPEG", quality=90, exif=exif.tobytes())
+    return DemoImage(f"{name}, phone JPEG stored sideways (EXIF orientation 6)", data, "jpg")
+
+
+@cache
+def heic(name: str) -> DemoImage:
+    """A bundled portrait as an iPhone saves it: HEIC (encoded here with pillow-heif)."""
+    import pillow_heif
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(bundled(name).open()).save(buffer, quality=85)
+    return DemoImage(f"{name} as HEIC", buffer.getvalue(), "heic")
+
+
+@cache
 def faceless_scene(width: int = 640, height: int = 480) -> DemoImage:
     """A colour landscape with nobody in it: a valid template for every rule but the face."""
     scene = Image.new("RGB", (width, height))
@@ -173,6 +200,24 @@ DEMO_PAIRS: tuple[DemoPair, ...] = (
         template=lambda: bundled(HOPPER),
         similarity=None,
         first="target",
+        expected=SUCCEEDS,
+    ),
+    DemoPair(
+        "phone-rotated-target",
+        "a phone JPEG stored sideways with an EXIF orientation: AUTO_FIT stands it upright",
+        target=lambda: phone_rotated(ASTRONAUT),
+        template=lambda: bundled(HOPPER),
+        similarity=None,
+        first="target",
+        expected=SUCCEEDS,
+    ),
+    DemoPair(
+        "heic-template",
+        "an iPhone HEIC template: AUTO_FIT converts it to JPEG",
+        target=lambda: bundled(HOPPER),
+        template=lambda: heic(ASTRONAUT),
+        similarity=0.5,
+        first="template",
         expected=SUCCEEDS,
     ),
     DemoPair(

@@ -117,8 +117,11 @@ def inspect_image(field: str, data: bytes) -> Image.Image:
             "FILE_RESOLUTION_EXCEEDS_LIMITS",
             f"{field} is {width}x{height}; each side must be below {MAX_SIDE_EXCLUSIVE} px",
         )
+    # The stored pixels, as a face detector sees them: an EXIF orientation tag is ignored,
+    # so a sideways photo stays sideways here.
     rgb = image.convert("RGB")
-    if image.mode in _GRAY_MODES or is_grey(rgb):
+    # The documentation refuses black-and-white images for `image_target` only.
+    if field == TARGET_FIELD and (image.mode in _GRAY_MODES or is_grey(rgb)):
         raise ApiError("ERROR_UNSUPPORTED_GRAYSCALE_IMAGE", f"{field} is a black-and-white image")
     return rgb
 

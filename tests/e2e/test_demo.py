@@ -139,3 +139,15 @@ def result_pixels(folder: Path) -> np.ndarray[Any, np.dtype[np.float32]]:
     document = json.loads((folder / "result.json").read_text())
     with Image.open(folder / document["result"]["key"].rsplit("/", 1)[-1]) as image:
         return np.asarray(image.convert("RGB"), dtype=np.float32)
+
+
+def test_a_sideways_phone_jpeg_and_a_heic_template_are_merged_upright(demo: DemoRun) -> None:
+    # The emulator finds faces on the stored pixels only: success means they were sent upright.
+    rotated = json.loads((demo.out / "phone-rotated-target" / "result.json").read_text())
+    assert rotated["status"] == "succeeded"
+    assert "rotated" in rotated["inputs"]["target"]["adjusted"]["changes"]
+    assert rotated["inputs"]["target"]["adjusted"]["orientation"] == 6
+    heic = json.loads((demo.out / "heic-template" / "result.json").read_text())
+    assert heic["status"] == "succeeded"
+    assert heic["inputs"]["template"]["adjusted"]["original"]["format"] == "HEIF"
+    assert heic["inputs"]["template"]["format"] == "JPEG"

@@ -25,6 +25,7 @@ from tests.images import (
     truncated_jpeg,
     webp,
 )
+from tests.phone_images import phone_jpeg, upright
 
 
 def solid(width: int, height: int) -> bytes:
@@ -97,7 +98,7 @@ CASES: dict[str, Case] = {
     ),
     "decompression bomb": (decompression_bomb, scene, None, 413, "FILE_RESOLUTION_EXCEEDS_LIMITS"),
     "grayscale L": (grayscale_l, scene, None, 415, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
-    "grayscale as RGB": (face, grayscale_rgb, None, 415, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
+    "grayscale as RGB": (grayscale_rgb, scene, None, 415, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
     "16-bit grayscale": (png_16bit_gray, scene, None, 415, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
     "no face in target": (gradient, scene, None, 422, "ERROR_NO_FACE_IN_FILE"),
     "no face in template": (face, lambda: solid(600, 500), None, 422, "ERROR_NO_FACE_IN_FILE"),
@@ -117,6 +118,27 @@ def test_each_input_rule_answers_its_documented_code(client: FusionClient, case:
     # Then the API's own status and code come back, and nothing is billed
     assert (response.status_code, error_code(response)) == (status, code)
     assert client.emulator.stats()["merges"] == 0
+
+
+@pytest.mark.parametrize("make", [grayscale_l, grayscale_rgb], ids=["L", "RGB"])
+def test_a_grayscale_template_is_merged(client: FusionClient, make: Callable[[], bytes]) -> None:
+    # The documentation refuses black-and-white images for image_target only.
+    response = client.post(face(), make())
+    assert response.status_code == 200, response.text
+    assert client.emulator.stats()["merges"] == 1
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_a_sideways_portrait_is_judged_on_its_pixels_not_its_exif_tag(
+    client: FusionClient, orientation: int
+) -> None:
+    # Stored turned, with the tag a viewer would use to stand it up: the detector ignores tags.
+    sideways = phone_jpeg(orientation, upright("astronaut.png", 1024))
+    response = client.post(sideways, scene())
+    assert (response.status_code, error_code(response)) == (422, "ERROR_NO_FACE_IN_FILE")
+    # The same pixels stored upright are merged: the refusal was the orientation's.
+    upright_face = phone_jpeg(1, upright("astronaut.png", 1024))
+    assert client.post(upright_face, scene()).status_code == 200
 
 
 def test_a_file_of_exactly_4_mb_is_accepted(client: FusionClient, hopper: bytes) -> None:

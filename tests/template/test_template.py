@@ -617,7 +617,8 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         "InputPrefix": "incoming/",
         "OutputPrefix": "results/",
         "PairPattern": (
-            r"^incoming/(?P<pair>.+)/(?i:(?P<role>target|template))\.(?i:jpe?g|png|bmp)$"
+            r"^incoming/(?P<pair>.+)/(?i:(?P<role>target|template))"
+            r"\.(?i:jpe?g|png|bmp|heic|heif|avif|webp)$"
         ),
         "FusionApiUrl": "https://www.ailabapi.com/api/portrait/effects/face-fusion",
         "DefaultSourceSimilarity": "",

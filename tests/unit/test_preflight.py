@@ -19,14 +19,11 @@ REJECTS: list[tuple[str, Callable[[], bytes], Role, str]] = [
         Role.TARGET,
         "UNSUPPORTED_FILE_TYPES",
     ),
-    ("webp named .jpg", images.webp, Role.TARGET, "UNSUPPORTED_FILE_TYPES"),
     ("gif named .jpg", images.gif, Role.TEMPLATE, "UNSUPPORTED_FILE_TYPES"),
-    ("heic named .jpg", images.heic_signature, Role.TARGET, "UNSUPPORTED_FILE_TYPES"),
-    ("cmyk jpeg", images.cmyk_jpeg, Role.TARGET, "UNSUPPORTED_FILE_TYPES"),
     ("truncated jpeg", images.truncated_jpeg, Role.TARGET, "FILE_DECODING_FAILURE"),
     ("png with wrong crc", images.png_with_bad_crc, Role.TEMPLATE, "FILE_DECODING_FAILURE"),
     ("grayscale L", images.grayscale_l, Role.TARGET, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
-    ("grayscale as RGB", images.grayscale_rgb, Role.TEMPLATE, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
+    ("grayscale as RGB", images.grayscale_rgb, Role.TARGET, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
     ("16-bit gray png", images.png_16bit_gray, Role.TARGET, "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE"),
     ("3x3 px", lambda: images.as_jpeg(size=(3, 3)), Role.TARGET, "ERROR_LOW_RESOLUTION"),
     ("target 128 px", lambda: images.as_jpeg(size=(128, 300)), Role.TARGET, "ERROR_LOW_RESOLUTION"),
@@ -59,11 +56,38 @@ def test_bad_inputs_are_rejected_with_the_apis_code(
     assert caught.value.stage.value == "preflight"
 
 
+# Inputs the API refuses for their form alone: auto-fit converts them (test_image_conversion).
+STRICT_REJECTS: list[tuple[str, Callable[[], bytes], str]] = [
+    ("webp named .jpg", images.webp, "UNSUPPORTED_FILE_TYPES"),
+    ("heic named .jpg", images.heic_signature, "UNSUPPORTED_FILE_TYPES"),
+    ("cmyk jpeg", images.cmyk_jpeg, "UNSUPPORTED_FILE_TYPES"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "code"), [r[1:] for r in STRICT_REJECTS], ids=[r[0] for r in STRICT_REJECTS]
+)
+def test_without_auto_fit_convertible_inputs_are_rejected(
+    make: Callable[[], bytes], code: str
+) -> None:
+    with pytest.raises(PreflightError) as caught:
+        prepare(Role.TARGET, make(), auto_fit=False)
+    assert caught.value.code == code
+
+
 def test_error_messages_say_what_the_file_really_is() -> None:
     with pytest.raises(PreflightError, match="WebP"):
-        prepare(Role.TARGET, images.webp(), auto_fit=True)
+        prepare(Role.TARGET, images.webp(), auto_fit=False)
     with pytest.raises(PreflightError, match="HEIC"):
+        prepare(Role.TARGET, images.heic_signature(), auto_fit=False)
+    with pytest.raises(PreflightError, match="GIF"):
+        prepare(Role.TARGET, images.gif(), auto_fit=True)
+
+
+def test_a_heif_header_without_an_image_is_a_decoding_failure_with_auto_fit() -> None:
+    with pytest.raises(PreflightError) as caught:
         prepare(Role.TARGET, images.heic_signature(), auto_fit=True)
+    assert caught.value.code == "FILE_DECODING_FAILURE"
 
 
 def test_good_inputs_pass_unchanged() -> None:

@@ -12,11 +12,23 @@ class ImageFormat:
     name: str  # Pillow's format name, as written in result documents
     extension: str
     content_type: str
+    sendable: bool = True
+    """False for a format the API refuses: auto-fit converts it, the strict rules reject it."""
 
 
 JPEG = ImageFormat("JPEG", "jpg", "image/jpeg")
 PNG = ImageFormat("PNG", "png", "image/png")
 BMP = ImageFormat("BMP", "bmp", "image/bmp")
+WEBP = ImageFormat("WEBP", "webp", "image/webp", sendable=False)
+AVIF = ImageFormat("AVIF", "avif", "image/avif", sendable=False)
+HEIF = ImageFormat("HEIF", "heic", "image/heic", sendable=False)
+
+# ISO media ("ftyp") brands of still images, HEVC-coded (HEIF) or AV1-coded (AVIF).
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_GENERIC_BRANDS = frozenset({b"mif1", b"msf1", b"mif2", b"miaf"})
+SNIFF_BYTES = 64
+"""How many leading bytes `sniff` needs to tell every format apart."""
 
 # Formats people commonly upload by mistake, named so the error says what the file really is.
 _UNSUPPORTED = (
@@ -30,14 +42,38 @@ _UNSUPPORTED = (
 
 
 def sniff(head: bytes) -> ImageFormat | None:
-    """Return the supported format whose signature starts `head`, else None."""
+    """Return the known format (sendable or convertible) whose signature starts `head`."""
     if head.startswith(b"\xff\xd8\xff"):
         return JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
     if head.startswith(b"BM") and len(head) >= 14:
         return BMP
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if head[4:8] == b"ftyp":
+        return _iso_media_format(head)
     return None
+
+
+def sniff_sendable(head: bytes) -> ImageFormat | None:
+    """Like `sniff`, but only the formats the API itself takes (JPEG, PNG, BMP)."""
+    image_format = sniff(head)
+    return image_format if image_format is not None and image_format.sendable else None
+
+
+def _iso_media_format(head: bytes) -> ImageFormat | None:
+    """HEIF or AVIF from an `ftyp` box: its major brand, else its compatible brands."""
+    box_size = int.from_bytes(head[:4], "big")
+    major = head[8:12]
+    # Compatible brands follow the major brand and its 4-byte minor version.
+    brands = [head[i : i + 4] for i in range(16, min(box_size, len(head)) - 3, 4)]
+    for brand in (major, *brands):
+        if brand in _AVIF_BRANDS:
+            return AVIF
+        if brand in _HEIF_BRANDS:
+            return HEIF
+    return HEIF if major in _GENERIC_BRANDS else None
 
 
 def describe(head: bytes) -> str:
@@ -47,10 +83,10 @@ def describe(head: bytes) -> str:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "a WebP image"
     if head[4:8] == b"ftyp":
-        brand = head[8:12].decode("ascii", "replace")
-        return (
-            "a HEIC/HEIF image" if brand.startswith(("hei", "mif", "hev")) else "an ISO media file"
-        )
+        kind = _iso_media_format(head)
+        if kind is None:
+            return "an ISO media file"
+        return "an AVIF image" if kind is AVIF else "a HEIC/HEIF image"
     for signature, name in _UNSUPPORTED:
         if head.startswith(signature):
             return f"a {name} file"

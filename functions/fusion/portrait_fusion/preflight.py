@@ -1,4 +1,8 @@
-"""The API's input rules, checked before any call is billed; and auto-fit of oversized inputs.
+"""The API's input rules, checked before any call is billed; and auto-fit of other inputs.
+
+With auto-fit off, the API's rules apply as published and nothing is changed. With it on, an
+input the API would refuse only for its form (rotated by an EXIF tag, HEIF/AVIF/WebP, CMYK,
+16-bit, palette or alpha, too many pixels or bytes) is converted: `image_conversion` does it.
 
 Pillow is imported lazily: the SQS path for a lone half never needs it, and its import is a
 noticeable share of a cold start.
@@ -6,12 +10,26 @@ noticeable share of a cold start.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portrait_fusion.errors import PreflightError
-from portrait_fusion.image_format import JPEG, ImageFormat, describe, sniff
+from portrait_fusion.image_conversion import (
+    FitLimits,
+    Size,
+    decode_cost,
+    encode_within,
+    plan_decode,
+    upright_rgb,
+)
+from portrait_fusion.image_decoding import (
+    UPRIGHT,
+    decode_slot,
+    open_image,
+    orientation,
+    original_orientation,
+)
+from portrait_fusion.image_format import JPEG, PNG, SNIFF_BYTES, ImageFormat, describe, sniff
 from portrait_fusion.pairing import Role
 
 if TYPE_CHECKING:
@@ -22,9 +40,16 @@ MAX_SIDE_EXCLUSIVE = 4096
 MIN_SIDE_EXCLUSIVE = {Role.TARGET: 128, Role.TEMPLATE: 200}
 # Auto-fit re-encodes larger inputs, within bounds that keep a 512 MB function safe from
 # decompression bombs (a tiny file that claims huge dimensions).
-AUTO_FIT_MAX_BYTES = 32 * 1024 * 1024
+AUTO_FIT_MAX_BYTES = 16 * 1024 * 1024
 AUTO_FIT_MAX_PIXELS = 64_000_000
+# The most memory one decode may take (see `image_conversion.decode_cost`). Large decodes run
+# one at a time, so with two pairs at once and all four inputs at AUTO_FIT_MAX_BYTES, the
+# function peaks below 40 % of its 1024 MB (README: "Memory").
+DECODE_BUDGET_BYTES = 96 * 2**20
+# What auto-fit aims below: under 4 MB whether the API counts 10^6 or 2^20 bytes a megabyte.
+FIT_MAX_BYTES = 4_000_000
 _FIT_SIDE = MAX_SIDE_EXCLUSIVE - 1
+_PLAIN_MODES = frozenset({"RGB", "L"})  # 8 bits a channel, no alpha, no palette
 _SAMPLE_SIDE = 256  # grayscale is judged on a small decoded sample
 _GRAY_TOLERANCE = 4  # JPEG rounding leaves equal channels within a few levels
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
@@ -79,13 +104,13 @@ def read_header(data: bytes) -> ImageInfo | None:
 
 def _header(data: bytes) -> ImageInfo | None:
     """Like `read_header`, but lets Pillow's `DecompressionBombError` through."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
-    image_format = sniff(data[:32])
+    image_format = sniff(data[:SNIFF_BYTES])
     if image_format is None:
         return None
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with open_image(data, image_format) as img:
             return ImageInfo(image_format, img.width, img.height, img.mode, len(data))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return None
@@ -94,14 +119,29 @@ def _header(data: bytes) -> ImageInfo | None:
 def prepare(role: Role, data: bytes, *, auto_fit: bool) -> PreparedImage:
     """Check one input against the API's rules; return it ready to send, or raise.
 
-    Raises `PreflightError` with the API's own code names. With `auto_fit`, an input over the
-    byte or pixel limits is downscaled and re-encoded instead of rejected.
+    Raises `PreflightError` with the API's own code names. With `auto_fit`, an input the API
+    would refuse only for its form is converted instead of rejected (see the module's doc).
+    Any other exception while reading one input is that input's `FILE_DECODING_FAILURE`:
+    a bad file must end as a failed pair, never as a crash that is retried.
     """
-    check_size(role, len(data), auto_fit=auto_fit)
-    image_format = sniff(data[:32])
-    if image_format is None:
+    try:
+        return _prepare(role, data, auto_fit=auto_fit)
+    except PreflightError:
+        raise
+    except Exception as exc:  # see the docstring
         raise PreflightError(
-            f"{role.value} is {describe(data[:64])}; the API accepts JPEG, PNG and BMP",
+            f"{role.value} cannot be decoded ({type(exc).__name__})",
+            code="FILE_DECODING_FAILURE",
+        ) from exc
+
+
+def _prepare(role: Role, data: bytes, *, auto_fit: bool) -> PreparedImage:
+    check_size(role, len(data), auto_fit=auto_fit)
+    image_format = sniff(data[:SNIFF_BYTES])
+    if image_format is None or not (image_format.sendable or auto_fit):
+        raise PreflightError(
+            f"{role.value} is {describe(data[:SNIFF_BYTES])}; the API accepts JPEG, PNG and BMP"
+            + ("" if auto_fit else " (AUTO_FIT=true also converts HEIC/HEIF, AVIF and WebP)"),
             code="UNSUPPORTED_FILE_TYPES",
         )
     info = _checked_header(role, data)
@@ -110,21 +150,16 @@ def prepare(role: Role, data: bytes, *, auto_fit: bool) -> PreparedImage:
             f"{role.value} looks like {image_format.name} but its header cannot be decoded",
             code="FILE_DECODING_FAILURE",
         )
-    _check_resolution(role, info, auto_fit=auto_fit)
+    if auto_fit:
+        return _fitted(role, data, info)
+    _check_resolution(role, info, auto_fit=False)
     if info.mode == "CMYK":
         raise PreflightError(
             f"{role.value} is a CMYK {info.format.name}; the API needs an RGB image",
             code="UNSUPPORTED_FILE_TYPES",
         )
-    sample = _decode_sample(role, data, info)
-    if _is_grayscale(sample):
-        raise PreflightError(
-            f"{role.value} is a black-and-white image (mode {info.mode}); the API needs colour",
-            code="ERROR_UNSUPPORTED_GRAYSCALE_IMAGE",
-        )
-    if _fits(info):
-        return PreparedImage(data, info)
-    return _auto_fit(role, data, info)
+    _check_colour(role, info, _decode_sample(role, data, info))
+    return PreparedImage(data, info)
 
 
 def _checked_header(role: Role, data: bytes) -> ImageInfo | None:
@@ -155,36 +190,101 @@ def _check_resolution(role: Role, info: ImageInfo, *, auto_fit: bool) -> None:
             f"{MAX_SIDE_EXCLUSIVE} px" + (" (too large to auto-fit)" if auto_fit else ""),
             code="FILE_RESOLUTION_EXCEEDS_LIMITS",
         )
+    fitted = Size(info.width, info.height).scaled_to(_FIT_SIDE)
+    if auto_fit and fitted.short <= low:
+        raise PreflightError(
+            f"{role.value} is {info.width}x{info.height} px: too thin to fit, since its long "
+            f"side at {fitted.long} px leaves the short side at {fitted.short} px and the API "
+            f"needs more than {low} px",
+            code="ERROR_LOW_RESOLUTION",
+        )
 
 
-def _fits(info: ImageInfo) -> bool:
-    return info.size <= MAX_BYTES and max(info.width, info.height) < MAX_SIDE_EXCLUSIVE
+def _check_colour(role: Role, info: ImageInfo, sample: Image) -> None:
+    """Refuse a black-and-white target: the API documents that rule for the target only."""
+    if role is Role.TARGET and (info.mode in _GRAY_MODES or _is_grayscale(sample)):
+        raise PreflightError(
+            f"{role.value} is a black-and-white image (mode {info.mode}); the API needs colour",
+            code="ERROR_UNSUPPORTED_GRAYSCALE_IMAGE",
+        )
 
 
-def _open_reduced(data: bytes, info: ImageInfo, side: int) -> Image:
-    """Decode `data` at roughly `side` px on its long edge, as cheaply as the format allows."""
-    from PIL import Image
+def _fitted(role: Role, data: bytes, info: ImageInfo) -> PreparedImage:
+    """Auto-fit: send `data` as it is when the API takes it so, else a converted copy."""
+    with open_image(data, info.format) as img:
+        turn = orientation(img)
+        declared = original_orientation(img)
+        upright = Size(info.width, info.height).turned(turn)
+        upright_info = ImageInfo(info.format, upright.width, upright.height, info.mode, info.size)
+        _check_resolution(role, upright_info, auto_fit=True)
+        changes = _changes(data, info, turn, declared)
+        if not changes:
+            _check_colour(role, info, _decode_sample(role, data, info))
+            return PreparedImage(data, info)
+        want = upright.scaled_to(_FIT_SIDE)
+        decoded = plan_decode(img, turn, want, MIN_SIDE_EXCLUSIVE[role], DECODE_BUDGET_BYTES)
+        resizing = decoded.long > want.long
+        if decode_cost(img, info.format.name, resizing=resizing) > DECODE_BUDGET_BYTES:
+            raise PreflightError(
+                f"{role.value} is a {info.width}x{info.height} px {info.format.name} "
+                f"(mode {info.mode}): too many pixels to decode within auto-fit's memory "
+                f"budget of {DECODE_BUDGET_BYTES // 2**20} MiB",
+                code="FILE_RESOLUTION_EXCEEDS_LIMITS",
+            )
+        # One large conversion at a time, from decode to encode: each holds several copies of
+        # a 4095 px image, and a batch works on two pairs at once.
+        with decode_slot(decoded.width * decoded.height):
+            rgb = upright_rgb(img, turn, decoded.scaled_to(want.long))
+            sample = rgb.resize(Size(rgb.width, rgb.height).scaled_to(_SAMPLE_SIDE).pair)
+            _check_colour(role, info, sample)
+            limits = FitLimits(FIT_MAX_BYTES, _FIT_SIDE, MIN_SIDE_EXCLUSIVE[role])
+            out = encode_within(rgb, limits)
+            del rgb
+    if out is None:
+        raise PreflightError(
+            f"{role.value} could not be fitted under {FIT_MAX_BYTES} bytes",
+            code="FILE_SIZE_EXCEEDS_LIMIT",
+        )
+    with open_image(out, JPEG) as sent_img:
+        sent = ImageInfo(JPEG, sent_img.width, sent_img.height, sent_img.mode, len(out))
+    return PreparedImage(out, sent, _adjustment(info, sent, changes, declared))
 
-    img = Image.open(io.BytesIO(data))
-    if info.format is JPEG:
-        # JPEG decodes at 1/2, 1/4 or 1/8 scale directly: far less time and memory.
-        scale = max(info.width, info.height) / side
-        img.draft("RGB", (int(info.width / scale), int(info.height / scale)))
-    img.load()
-    return img
+
+def _changes(data: bytes, info: ImageInfo, turn: int, declared: int) -> list[str]:
+    """What must change before the API takes this input; empty when it takes it as it is."""
+    changes = []
+    if turn != UPRIGHT or declared != UPRIGHT:
+        changes.append("rotated")
+    if not info.format.sendable or info.mode not in _PLAIN_MODES or _png_bit_depth(data) > 8:
+        changes.append("converted")
+    if max(info.width, info.height) >= MAX_SIDE_EXCLUSIVE:
+        changes.append("downscaled")
+    if info.size > FIT_MAX_BYTES:
+        changes.append("re-encoded")
+    return changes
+
+
+def _png_bit_depth(data: bytes) -> int:
+    """Bits per channel of a PNG, from its IHDR chunk (Pillow reports 16-bit RGB as "RGB")."""
+    return data[24] if sniff(data[:SNIFF_BYTES]) is PNG and len(data) > 24 else 8
 
 
 def _decode_sample(role: Role, data: bytes, info: ImageInfo) -> Image:
     # Decoding every pixel is the only way to catch truncated or corrupt image data.
     try:
-        img = _open_reduced(data, info, _SAMPLE_SIDE)
-        img.thumbnail((_SAMPLE_SIDE, _SAMPLE_SIDE))
+        with open_image(data, info.format) as img:
+            if info.format is JPEG:
+                # JPEG decodes at 1/2, 1/4 or 1/8 scale directly: far less time and memory.
+                img.draft("RGB", (_SAMPLE_SIDE, _SAMPLE_SIDE))
+            with decode_slot(img.width * img.height):
+                img.load()
+            img.thumbnail((_SAMPLE_SIDE, _SAMPLE_SIDE))
+            return img.copy()
     except (OSError, ValueError, SyntaxError) as exc:
         raise PreflightError(
             f"{role.value} {info.format.name} data cannot be decoded ({type(exc).__name__})",
             code="FILE_DECODING_FAILURE",
         ) from exc
-    return img
 
 
 def _is_grayscale(img: Image) -> bool:
@@ -199,42 +299,22 @@ def _is_grayscale(img: Image) -> bool:
     )
 
 
-def _auto_fit(role: Role, data: bytes, info: ImageInfo) -> PreparedImage:
-    """Downscale to under 4096 px and re-encode as JPEG until the bytes fit in 4 MB."""
-    from PIL import Image
-
-    side = min(_FIT_SIDE, max(info.width, info.height))
-    img = _open_reduced(data, info, side)
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    for _ in range(6):
-        scale = side / max(info.width, info.height)
-        size = (max(1, round(info.width * scale)), max(1, round(info.height * scale)))
-        resized = img.resize(size, Image.Resampling.LANCZOS) if img.size != size else img
-        buffer = io.BytesIO()
-        resized.save(buffer, format="JPEG", quality=90, optimize=True)
-        if buffer.tell() <= MAX_BYTES:
-            out = buffer.getvalue()
-            fitted = ImageInfo(JPEG, size[0], size[1], "RGB", len(out))
-            return PreparedImage(out, fitted, _adjustment(info, fitted))
-        side = int(side * 0.8)
-    raise PreflightError(  # pragma: no cover - 6 rounds shrink any photo below 4 MB
-        f"{role.value} could not be fitted under {MAX_BYTES} bytes",
-        code="FILE_SIZE_EXCEEDS_LIMIT",
-    )
-
-
-def _adjustment(before: ImageInfo, after: ImageInfo) -> dict[str, Any]:
+def _adjustment(
+    before: ImageInfo, after: ImageInfo, changes: list[str], declared: int
+) -> dict[str, Any]:
     def describe_info(info: ImageInfo) -> dict[str, Any]:
         return {
             "format": info.format.name,
+            "mode": info.mode,
             "width": info.width,
             "height": info.height,
             "size": info.size,
         }
 
     return {
-        "action": "downscaled and re-encoded (AUTO_FIT)",
+        "action": ", ".join(changes) + " (AUTO_FIT)",
+        "changes": changes,
+        "orientation": declared,
         "original": describe_info(before),
         "sent": describe_info(after),
     }

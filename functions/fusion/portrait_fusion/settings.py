@@ -14,7 +14,10 @@ from urllib.parse import urlparse
 
 from portrait_fusion.errors import ConfigurationError
 
-DEFAULT_PAIR_PATTERN = r"^incoming/(?P<pair>.+)/(?i:(?P<role>target|template))\.(?i:jpe?g|png|bmp)$"
+DEFAULT_PAIR_PATTERN = (
+    r"^incoming/(?P<pair>.+)/(?i:(?P<role>target|template))"
+    r"\.(?i:jpe?g|png|bmp|heic|heif|avif|webp)$"
+)
 DEFAULT_FUSION_API_URL = "https://www.ailabapi.com/api/portrait/effects/face-fusion"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
