@@ -14,7 +14,7 @@ export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)
 PY313_DIR := $(dir $(PYENV_PY313))
 export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
 
-.PHONY: help dev sam-dev build demo stack invoke format lint unit integration e2e template test soak bench redrive erase clean
+.PHONY: help dev sam-dev build browser demo stack invoke format lint unit integration e2e template test soak bench redrive erase clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ build: sam-dev  ## sam build for arm64 (finds Python 3.13 itself)
 	@command -v python3.13 >/dev/null || { echo "sam build needs python3.13 on PATH" >&2; exit 1; }
 	$(SAM_VENV)/bin/sam build --region us-east-1
 
+browser:  ## Debian's chromium for the playground's browser test (only if missing; needs root)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
 demo: dev  ## the whole pipeline on bundled portraits, on the local stack (results in out/demo)
 	$(PY) -m local_stack.demo
 
@@ -68,7 +71,7 @@ unit: dev  ## unit tests: pure logic, no network
 integration: dev  ## the handler against moto's server and the face-fusion emulator
 	$(PY) -m pytest tests/integration tests/emulator tests/local_stack
 
-e2e: dev  ## the local stack end to end, through the front door
+e2e: dev browser  ## the local stack end to end, through the front door (and the playground in chromium)
 	$(PY) -m pytest tests/e2e
 
 template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template assertions
@@ -77,7 +80,7 @@ template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template 
 	$(MAKE) --no-print-directory build
 	$(PY) -m pytest tests/template
 
-test: lint template  ## everything CI runs: lint, template checks, every test tier
+test: lint template browser  ## everything CI runs: lint, template checks, every test tier
 	$(PY) -m pytest tests --ignore=tests/template
 
 soak: dev  ## the full soak: 200+ pairs with random faults and a rate limit

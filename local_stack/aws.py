@@ -28,6 +28,7 @@ DUMMY_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 FUNCTION_ID = "FusionFunction"
+PAIR_API_FUNCTION_ID = "PairApiFunction"
 SQS_EVENT_ID = "FusionQueueEvent"
 # SAM's defaults when the template leaves these out.
 DEFAULT_TIMEOUT_S = 3
@@ -149,6 +150,8 @@ class LocalStack:
     max_receive_count: int
     batch_size: int
     max_concurrency: int
+    pair_api_env: dict[str, str]
+    """PairApiFunction's environment, as the template declares it."""
     reserved_concurrency: int | None = None
     """ReservedConcurrentExecutions: the cap on every invoke path; None when unset."""
 
@@ -207,6 +210,7 @@ def provision(
     )
     event = _sqs_event_properties(function, queue["QueueArn"])
     variables = function.get("Environment", {}).get("Variables", {})
+    pair_api = template.properties(PAIR_API_FUNCTION_ID, "Environment")
     return LocalStack(
         endpoint_url=endpoint_url,
         region=REGION,
@@ -230,6 +234,10 @@ def provision(
             if "ReservedConcurrentExecutions" in function
             else None
         ),
+        pair_api_env={
+            name: to_text(value)
+            for name, value in pair_api.get("Environment", {}).get("Variables", {}).items()
+        },
     )
 
 

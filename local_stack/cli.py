@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     up_.add_argument("--visibility-timeout", type=int, help="seconds; default: the template's")
     up_.add_argument("--handler", help="default: FusionFunction's Handler in the template")
     up_.add_argument("--log-file", type=Path, help="function logs; default: stderr")
+    up_.add_argument("--pair-api-port", type=int, default=8080, help="default: 8080")
     up_.add_argument(
         "--state-file", type=Path, default=STATE_FILE, help=f"for `invoke`; default: {STATE_FILE}"
     )
@@ -99,6 +100,8 @@ def up(args: argparse.Namespace) -> int:
         visibility_timeout=args.visibility_timeout,
         handler=args.handler,
         log_file=args.log_file,
+        pair_api_token=secrets.token_urlsafe(24),
+        pair_api_port=args.pair_api_port,
     ) as running:
         stack = running.stack
         StackState(
@@ -111,6 +114,8 @@ def up(args: argparse.Namespace) -> int:
         _print_exports(stack, running.function_env)
         if args.seed:
             seed_demo_pair(stack, running.function_env["INPUT_PREFIX"])
+        if running.pair_api is not None:
+            _print_pair_api(running.pair_api.url, running.pair_api.token)
         logger.info(
             "up: batch size %d, concurrency %d, visibility timeout %d s; Ctrl-C stops",
             stack.batch_size,
@@ -152,3 +157,11 @@ def _print_exports(stack: LocalStack, env: dict[str, str]) -> None:
         f"# e.g. aws s3 cp portrait.jpg s3://$INPUT_BUCKET/{env['INPUT_PREFIX']}demo/target.jpg",
         flush=True,
     )
+
+
+def _print_pair_api(url: str, token: str) -> None:
+    print(f"export PAIR_API_URL={shlex.quote(url)}")
+    print(f"export PAIR_API_TOKEN={shlex.quote(token)}")
+    print('# the Pair API wants "Authorization: Bearer $PAIR_API_TOKEN" (JWT mode, locally), e.g.')
+    print('#   curl -H "Authorization: Bearer $PAIR_API_TOKEN" $PAIR_API_URL/templates')
+    print(f"# playground: {url}/playground/#token={token}", flush=True)

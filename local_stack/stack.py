@@ -14,6 +14,8 @@ from pathlib import Path
 from local_stack.aws import LocalStack, aws_env, provision, start_moto
 from local_stack.emulator import Faults, FusionEmulator
 from local_stack.esm import EventSourceMapping
+from local_stack.pair_api import local_pair_api, seed_catalogue
+from local_stack.pair_api_server import PairApiServer
 from local_stack.reserved_concurrency import LocalFunction, ReservedConcurrency
 
 
@@ -31,6 +33,8 @@ class RunningStack:
     """Direct invokes (ad hoc, Batch Operations, async S3/EventBridge), capped with the ESM."""
     reserved: ReservedConcurrency | None = None
     """The function's reserved concurrency, shared by the ESM and ``function``."""
+    pair_api: PairApiServer | None = None
+    """The local Pair API, when asked for."""
 
 
 @contextlib.contextmanager
@@ -47,6 +51,8 @@ def running_stack(
     visibility_timeout: int | None = None,
     handler: str | None = None,
     log_file: Path | None = None,
+    pair_api_token: str | None = None,
+    pair_api_port: int = 0,
 ) -> Iterator[RunningStack]:
     """Start moto, provision it from ``template``, start the API side and the mapping.
 
@@ -55,6 +61,8 @@ def running_stack(
     otherwise an HTTPS emulator accepting ``api_key`` (with ``faults``) stands in for it.
     ``overrides`` are template parameter overrides; the other arguments are those of
     :func:`~local_stack.aws.provision` and :class:`~local_stack.esm.EventSourceMapping`.
+    With ``pair_api_token``, the Pair API is served on 127.0.0.1 (``pair_api_port``) with
+    that bearer token and a catalogue seeded from the bundled portraits.
     Everything is stopped on exit, the mapping first so in-flight invocations can finish.
     """
     with contextlib.ExitStack() as running:
@@ -104,6 +112,12 @@ def running_stack(
                 reserved=reserved,
             )
         )
+        pair_api = None
+        if pair_api_token is not None:
+            seed_catalogue(stack)
+            pair_api = running.enter_context(
+                local_pair_api(stack, token=pair_api_token, port=pair_api_port)
+            )
         yield RunningStack(
             stack=stack,
             function_env=env,
@@ -111,4 +125,5 @@ def running_stack(
             emulator=emulator,
             function=function,
             reserved=reserved,
+            pair_api=pair_api,
         )

@@ -45,6 +45,18 @@ def assert_valid_document(result_schema: jsonschema.protocols.Validator) -> Any:
     return check
 
 
+@pytest.fixture(autouse=True)
+def no_stray_metrics() -> Iterator[None]:
+    """Start and end every test with no metric data points pending: code run outside a
+    handler (unit tests) adds points that the next handler's flush would otherwise publish
+    as its own."""
+    from portrait_fusion.observability import metrics
+
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
 @pytest.fixture(scope="session")
 def moto() -> Iterator[MotoServer]:
     """moto's server on 127.0.0.1, for the tiers that need AWS (each uses its own names)."""

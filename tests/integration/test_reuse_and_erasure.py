@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from local_stack.aws import LocalStack
-from local_stack.emulator import FusionEmulator
+from local_stack.emulator import Faults, FusionEmulator
 from ops import erase
 from portrait_fusion.erasure import PairLocations, erase_pair
 from portrait_fusion.errors import InvalidEventError
@@ -185,6 +185,21 @@ def test_erasure_removes_the_reuse_record_so_identical_inputs_are_merged_anew(
     second = merge(reusing, buckets, target, template)
     assert emulator.stats()["merges"] == 2
     assert "reused_from" not in (buckets.document(second) or {})
+
+
+def test_erasure_removes_the_pairs_paid_call_marks(
+    reusing: Any, stack: LocalStack, buckets: Buckets, emulator: FusionEmulator, dynamodb: Any
+) -> None:
+    # Given a pair whose first answer was a billed 200 without an image (a paid-call mark)
+    emulator.set_faults(Faults(script=("ok_without_image",)))
+    pair_id = merge(reusing, buckets, a_target(58), images.as_png())
+    assert (buckets.document(pair_id) or {})["api"]["unusable_request_ids"]
+    # When the pair is erased
+    where = PairLocations(stack.input_bucket, stack.output_bucket, stack.table_name)
+    report = erase_pair(pair_id, where, s3=buckets.s3, dynamodb=dynamodb)
+    # Then its mark went with its other records
+    assert any(record.startswith("unusable-200#") for record in report.records)
+    assert records_naming(stack, dynamodb, pair_id) == []
 
 
 def test_erasure_reads_a_deployed_stacks_outputs(stack: LocalStack) -> None:

@@ -30,7 +30,17 @@ def run_cli(*args: str, stderr: Path, env: dict[str, str] | None = None) -> subp
     """Start ``python -m local_stack up``; stderr goes to a file, so the pipe never fills."""
     with stderr.open("w") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "local_stack", "up", "--moto-port", str(free_port()), *args],
+            [
+                sys.executable,
+                "-m",
+                "local_stack",
+                "up",
+                "--moto-port",
+                str(free_port()),
+                "--pair-api-port",
+                str(free_port()),
+                *args,
+            ],
             cwd=ROOT,
             env={
                 **os.environ,

@@ -220,6 +220,31 @@ BATCH_OPERATIONS_GRANTS = [
     allow(["s3:GetBucketLocation"], getatt("OutputBucket")),
 ]
 
+PAIR_API_GRANTS = [
+    allow(["logs:CreateLogStream", "logs:PutLogEvents"], getatt("PairApiFunctionLogGroup")),
+    # presigned POSTs are signed with this role: what it may put is what an upload may create
+    allow(["s3:PutObject"], sub("${InputBucket.Arn}/${InputPrefix}*")),
+    allow(["s3:GetObject"], sub("${InputBucket.Arn}/${CataloguePrefix}*")),
+    allow(
+        ["s3:ListBucket"],
+        getatt("InputBucket"),
+        {"StringLike": {"s3:prefix": [sub("${InputPrefix}*"), sub("${CataloguePrefix}*")]}},
+    ),
+    allow(["s3:GetObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
+    allow(["s3:PutObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*/request.json")),
+    # DELETE /pairs/{pair_id}: the erasure of one pair
+    allow(
+        ["s3:ListBucketVersions"],
+        [getatt("InputBucket"), getatt("OutputBucket")],
+        {"StringLike": {"s3:prefix": [sub("${InputPrefix}*"), sub("${OutputPrefix}*")]}},
+    ),
+    allow(
+        ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        [sub("${InputBucket.Arn}/${InputPrefix}*"), sub("${OutputBucket.Arn}/${OutputPrefix}*")],
+    ),
+    allow(["dynamodb:Scan", "dynamodb:DeleteItem"], getatt("IdempotencyTable")),
+]
+
 # AWS offers no resource-level permissions for these, so "*" is the only possible resource.
 ACTIONS_WITHOUT_RESOURCE_SCOPE = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
@@ -229,6 +254,7 @@ ACTIONS_WITHOUT_RESOURCE_SCOPE = {"xray:PutTraceSegments", "xray:PutTelemetryRec
     [
         ("FusionFunctionRole", "lambda.amazonaws.com", FUNCTION_GRANTS),
         ("BatchOperationsRole", "batchoperations.s3.amazonaws.com", BATCH_OPERATIONS_GRANTS),
+        ("PairApiFunctionRole", "lambda.amazonaws.com", PAIR_API_GRANTS),
     ],
 )
 def test_role_grants_exactly_the_scoped_permissions(
@@ -639,6 +665,13 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         "AlarmTopicArn": "",
         "AlarmEmail": "",
         "QueueAgeAlarmSeconds": 1800,
+        "PairApiAuth": "IAM",
+        "JwtIssuer": "",
+        "JwtAudience": "",
+        "PairApiThrottlingRateLimit": 10,
+        "PairApiThrottlingBurstLimit": 20,
+        "PairApiCorsOrigins": "",
+        "CataloguePrefix": "catalogue/",
     }
 
 
@@ -685,6 +718,7 @@ def test_outputs_name_every_resource_a_user_or_test_looks_up(template: dict[str,
         "FusionDLQArn": getatt("FusionDLQ"),
         "AlarmTopicArnOutput": ALARM_TOPIC,
         "DashboardName": ref("FusionDashboard"),
+        "PairApiUrl": sub("https://${PairApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
     }
 
 

@@ -41,9 +41,20 @@ class PaidCallMarks(Protocol):
 
 
 def pair_key_of(identity: dict[str, Any]) -> str:
-    """A stable digest of a pair version's identity (the idempotency key's fields)."""
+    """A stable key of a pair version: its pair id and a digest of its identity (the
+    idempotency key's fields). The pair id stays readable so that erasure finds the marks."""
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps([identity["pair_id"], digest])
+
+
+def pair_id_of(pair_key: str) -> str | None:
+    """The pair id inside a key made by :func:`pair_key_of` (None for any other key)."""
+    try:
+        pair_id, _digest = json.loads(pair_key)
+    except ValueError:
+        return None
+    return pair_id if isinstance(pair_id, str) else None
 
 
 class InMemoryPaidCallMarks:
@@ -99,12 +110,14 @@ class DynamoDBPaidCallMarks:
                     # both count.
                     UpdateExpression=(
                         "SET request_ids = list_append(if_not_exists(request_ids, :none), :new), "
-                        "expiration = :expiration"
+                        "expiration = :expiration, pair_id = :pair"
                     ),
                     ExpressionAttributeValues={
                         ":none": {"L": []},
                         ":new": {"L": [{"S": request_id or ""}]},
                         ":expiration": {"N": str(int(time.time()) + self._ttl)},
+                        # erasure finds a pair's records by this attribute
+                        ":pair": {"S": pair_id_of(pair_key) or ""},
                     },
                     ReturnValues="ALL_NEW",
                 )

@@ -1,0 +1,92 @@
+"""Add a template to the Pair API's catalogue, after checking it against the API's rules.
+
+A catalogue template is sent as it is to every pair that picks it, so it must pass the
+API's template rules strictly (no auto-fit): JPEG, PNG or BMP, at most 4 MB, each side
+larger than 200 and smaller than 4096 px, decodable. Anything else is refused here, once,
+instead of failing every pair that uses it. Works against AWS and the local stack
+(AWS_ENDPOINT_URL).
+
+    python -m ops.catalogue add --bucket INPUT_BUCKET [--prefix catalogue/] TEMPLATE_ID FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from pair_api.pair_request import TEMPLATE_ID
+from portrait_fusion.errors import PreflightError
+from portrait_fusion.pairing import Role
+from portrait_fusion.preflight import prepare
+
+
+@dataclass(frozen=True)
+class AddedTemplate:
+    """Where a template went, and what it is."""
+
+    key: str
+    width: int
+    height: int
+
+
+def add_template(s3: Any, bucket: str, prefix: str, template_id: str, data: bytes) -> AddedTemplate:
+    """Check `data` against the API's template rules and store it as `template_id`.
+
+    Raises `PreflightError` (with the API's code) for an image the API would refuse and
+    `ValueError` for an id the Pair API would not accept. An existing entry is replaced.
+    """
+    if not TEMPLATE_ID.match(template_id):
+        raise ValueError(
+            f"template id {template_id!r} must be 1 to 64 lower-case letters, digits, '-' or '_'"
+        )
+    prepared = prepare(Role.TEMPLATE, data, auto_fit=False)
+    info = prepared.info
+    key = f"{prefix}{template_id}.{info.format.extension}"
+    for stale in _entries_named(s3, bucket, prefix, template_id):
+        if stale != key:  # one entry per id, whatever its format was before
+            s3.delete_object(Bucket=bucket, Key=stale)
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=data,
+        ContentType=info.format.content_type,
+        Metadata={"width": str(info.width), "height": str(info.height)},
+    )
+    return AddedTemplate(key=key, width=info.width, height=info.height)
+
+
+def _entries_named(s3: Any, bucket: str, prefix: str, template_id: str) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}{template_id}.")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line; the exit status (2 for a refused template)."""
+    parser = argparse.ArgumentParser(prog="python -m ops.catalogue", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="check a template and add it to the catalogue")
+    add.add_argument("--bucket", required=True, help="the stack's InputBucketName")
+    add.add_argument("--prefix", default="catalogue/", help="CataloguePrefix; default catalogue/")
+    add.add_argument("template_id")
+    add.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        added = add_template(
+            boto3.client("s3"), args.bucket, args.prefix, args.template_id, args.file.read_bytes()
+        )
+    except PreflightError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        parser.exit(2, f"refused: {exc}\n")
+    print(f"added s3://{args.bucket}/{added.key} ({added.width}x{added.height})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""The Pair API over HTTP on the local server, against moto's S3 (no pipeline running here)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from local_stack.aws import LocalStack, MotoServer, aws_env, provision
+from local_stack.pair_api import local_pair_api, seed_catalogue
+from local_stack.pair_api_server import PairApiServer
+from ops import catalogue
+from portrait_fusion.preflight import size_limit
+from tests import images
+from tests.harness import API_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "integration-token"
+
+
+@pytest.fixture(scope="module")
+def pair_stack(moto: MotoServer) -> LocalStack:
+    stack = provision(
+        moto.endpoint_url,
+        ROOT / "template.yaml",
+        api_key=API_KEY,
+        names_prefix=f"pairs-{uuid.uuid4().hex[:8]}",
+        # strict sizes: the upload limit is 4 MB, so a too-large upload stays cheap to send
+        overrides={"AutoFit": "false"},
+    )
+    seed_catalogue(stack)
+    return stack
+
+
+@pytest.fixture(scope="module")
+def server(pair_stack: LocalStack) -> Iterator[PairApiServer]:
+    with local_pair_api(pair_stack, token=TOKEN) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def s3(pair_stack: LocalStack) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=pair_stack.endpoint_url,
+        region_name=pair_stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def call(server: PairApiServer, method: str, path: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {TOKEN}", **kwargs.pop("headers", {})}
+    return requests.request(method, server.url + path, headers=headers, timeout=10, **kwargs)
+
+
+def upload(presigned: dict[str, Any], data: bytes, content_type: str) -> requests.Response:
+    fields = {**presigned["fields"], "Content-Type": content_type}
+    return requests.post(
+        presigned["url"], data=fields, files={"file": ("face", data, content_type)}, timeout=10
+    )
+
+
+def policy_of(presigned: dict[str, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(base64.b64decode(presigned["fields"]["policy"]))
+    return document
+
+
+def test_created_pair_uploads_land_with_the_requested_metadata(
+    server: PairApiServer, pair_stack: LocalStack, s3: Any
+) -> None:
+    created = call(
+        server, "POST", "/pairs", json={"source_similarity": 0.7, "correlation_id": "order-42"}
+    )
+    assert created.status_code == 201
+    pair = created.json()
+    assert pair["status_url"] == f"{server.url}/pairs/{pair['pair_id']}"
+    assert call(server, "GET", f"/pairs/{pair['pair_id']}").json()["status"] == "waiting"
+    assert upload(pair["uploads"]["target"], images.as_jpeg(), "image/jpeg").status_code == 204
+    assert call(server, "GET", f"/pairs/{pair['pair_id']}").json()["status"] == "waiting"
+    assert upload(pair["uploads"]["template"], images.as_png(), "image/png").status_code == 204
+    described = call(server, "GET", f"/pairs/{pair['pair_id']}").json()
+    assert (described["status"], described["document"], described["result_url"]) == (
+        "processing",
+        None,
+        None,
+    )
+    head = s3.head_object(
+        Bucket=pair_stack.input_bucket, Key=f"incoming/{pair['pair_id']}/target.jpg"
+    )
+    assert head["Metadata"] == {"source-similarity": "0.7", "correlation-id": "order-42"}
+
+
+def test_each_upload_policy_names_one_key_a_size_range_an_image_type_and_the_metadata(
+    server: PairApiServer, pair_stack: LocalStack
+) -> None:
+    pair = call(server, "POST", "/pairs", json={"source_similarity": 0.3}).json()
+    for role in ("target", "template"):
+        presigned = pair["uploads"][role]
+        policy = policy_of(presigned)
+        conditions = policy["conditions"]
+        assert {"bucket": pair_stack.input_bucket} in conditions
+        assert {"key": f"incoming/{pair['pair_id']}/{role}.jpg"} in conditions
+        # the largest input the fusion function accepts with AutoFit=false
+        assert ["content-length-range", 1, size_limit(auto_fit=False)] in conditions
+        assert ["starts-with", "$Content-Type", "image/"] in conditions
+        assert {"x-amz-meta-source-similarity": "0.3"} in conditions
+        expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert 0 < (expires - datetime.now(UTC)).total_seconds() <= 300
+
+
+def test_moto_itself_stores_what_the_policy_forbids_so_the_readme_says_so(
+    server: PairApiServer, pair_stack: LocalStack, s3: Any
+) -> None:
+    """Straight to moto, a non-image upload is stored: moto checks no POST policy condition.
+
+    If moto starts enforcing the policy, this fails, and the README's note must change.
+    """
+    pair = call(server, "POST", "/pairs").json()
+    straight_to_moto = {
+        "url": f"{pair_stack.endpoint_url}/{pair_stack.input_bucket}",
+        "fields": pair["uploads"]["target"]["fields"],
+    }
+    answer = upload(straight_to_moto, b"%PDF-1.7 not an image", "application/pdf")
+    assert answer.status_code == 204
+    key = f"incoming/{pair['pair_id']}/target.jpg"
+    assert s3.head_object(Bucket=pair_stack.input_bucket, Key=key)["ContentLength"] > 0
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "code"),
+    [
+        (b"%PDF-1.7 not an image", "application/pdf", 403, "AccessDenied"),
+        (
+            images.padded_to(images.as_jpeg(), 4 * 1024 * 1024 + 1),
+            "image/jpeg",
+            400,
+            "EntityTooLarge",
+        ),
+        (b"", "image/jpeg", 400, "EntityTooSmall"),
+    ],
+)
+def test_the_store_refuses_an_upload_outside_the_policy_and_stores_nothing(
+    server: PairApiServer,
+    pair_stack: LocalStack,
+    s3: Any,
+    data: bytes,
+    content_type: str,
+    status: int,
+    code: str,
+) -> None:
+    pair = call(server, "POST", "/pairs").json()
+    answer = upload(pair["uploads"]["target"], data, content_type)
+    assert answer.status_code == status
+    assert f"<Code>{code}</Code>" in answer.text
+    listed = s3.list_objects_v2(
+        Bucket=pair_stack.input_bucket, Prefix=f"incoming/{pair['pair_id']}/"
+    )
+    assert listed["KeyCount"] == 0
+
+
+def test_the_store_refuses_metadata_other_than_the_request_fixed(
+    server: PairApiServer, pair_stack: LocalStack
+) -> None:
+    presigned = call(server, "POST", "/pairs", json={"source_similarity": 0.2}).json()["uploads"]
+    tampered = {
+        "url": presigned["target"]["url"],
+        "fields": {**presigned["target"]["fields"], "x-amz-meta-source-similarity": "1.0"},
+    }
+    answer = upload(tampered, images.as_jpeg(), "image/jpeg")
+    assert (answer.status_code, "<Code>AccessDenied</Code>" in answer.text) == (403, True)
+    # nor may an upload use its partner's policy for another key
+    swapped = {
+        "url": presigned["target"]["url"],
+        "fields": {**presigned["target"]["fields"], "key": presigned["template"]["fields"]["key"]},
+    }
+    assert upload(swapped, images.as_jpeg(), "image/jpeg").status_code == 403
+
+
+def test_a_catalogue_template_is_copied_server_side_and_only_the_target_is_presigned(
+    server: PairApiServer, pair_stack: LocalStack, s3: Any
+) -> None:
+    created = call(
+        server, "POST", "/pairs", json={"template_id": "astronaut", "correlation_id": "c-9"}
+    )
+    assert created.status_code == 201
+    pair = created.json()
+    assert list(pair["uploads"]) == ["target"]
+    copied = s3.get_object(
+        Bucket=pair_stack.input_bucket, Key=f"incoming/{pair['pair_id']}/template.png"
+    )
+    original = s3.get_object(Bucket=pair_stack.input_bucket, Key="catalogue/astronaut.png")
+    assert copied["Body"].read() == original["Body"].read()
+    assert copied["Metadata"] == {"correlation-id": "c-9"}
+    assert call(server, "GET", f"/pairs/{pair['pair_id']}").json()["status"] == "waiting"
+
+
+def test_templates_lists_the_seeded_catalogue_with_working_previews(server: PairApiServer) -> None:
+    listed = call(server, "GET", "/templates")
+    assert listed.status_code == 200
+    entries = {entry["template_id"]: entry for entry in listed.json()}
+    assert set(entries) >= {"astronaut", "grace-hopper"}
+    assert (entries["astronaut"]["width"], entries["astronaut"]["height"]) == (512, 512)
+    preview = requests.get(entries["astronaut"]["preview_url"], timeout=10)
+    assert preview.content.startswith(b"\x89PNG")
+
+
+def test_a_failed_document_for_a_missing_partner_reads_as_expired(
+    server: PairApiServer, pair_stack: LocalStack, s3: Any
+) -> None:
+    pair_id = call(server, "POST", "/pairs").json()["pair_id"]
+    document = {"status": "failed", "error": {"code": "ERROR_PARTNER_MISSING", "message": "..."}}
+    s3.put_object(
+        Bucket=pair_stack.output_bucket,
+        Key=f"results/{pair_id}/result.json",
+        Body=json.dumps(document).encode(),
+    )
+    described = call(server, "GET", f"/pairs/{pair_id}").json()
+    assert (described["status"], described["document"]) == ("expired", document)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        ("POST", "/pairs", {"json": {"similarity": 0.5}}, 400, "INVALID_REQUEST"),
+        ("POST", "/pairs", {"json": {"source_similarity": 2}}, 400, "INVALID_REQUEST"),
+        ("POST", "/pairs", {"json": {"template_id": "nowhere"}}, 400, "INVALID_REQUEST"),
+        (
+            "POST",
+            "/pairs",
+            {"data": "x" * 5000, "headers": {"Content-Type": "application/json"}},
+            413,
+            "REQUEST_TOO_LARGE",
+        ),
+        (
+            "POST",
+            "/pairs",
+            {"data": "a=b", "headers": {"Content-Type": "text/plain"}},
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        ("GET", f"/pairs/{uuid.uuid4().hex}", {}, 404, "PAIR_NOT_FOUND"),
+        ("GET", "/pairs/..%2Fsecrets", {}, 400, "INVALID_REQUEST"),
+        ("GET", "/unknown", {}, 404, "ROUTE_NOT_FOUND"),
+    ],
+)
+def test_every_refusal_is_a_json_error_naming_the_problem(
+    server: PairApiServer, method: str, path: str, kwargs: dict[str, Any], status: int, code: str
+) -> None:
+    answer = call(server, method, path, **kwargs)
+    assert answer.status_code == status
+    assert answer.json()["error"]["code"] == code
+    assert answer.json()["error"]["message"]
+
+
+def test_requests_without_the_token_are_refused_before_the_function(server: PairApiServer) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        answer = requests.get(server.url + "/templates", headers=headers, timeout=10)
+        assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"})
+
+
+def test_the_playground_is_served_without_a_token(server: PairApiServer) -> None:
+    page = requests.get(server.url + "/playground/", timeout=10)
+    assert page.status_code == 200
+    assert "Portrait Fusion playground" in page.text
+    script = requests.get(server.url + "/playground/app.js", timeout=10)
+    assert "/pairs" in script.text
+    # a raw request line: requests would normalise the `..` away
+    connection = http.client.HTTPConnection(server.url.removeprefix("http://"), timeout=10)
+    connection.request("GET", "/playground/../template.yaml")
+    assert connection.getresponse().status == 404
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (images.as_png(size=(180, 600)), "ERROR_LOW_RESOLUTION"),
+        (images.webp(), "UNSUPPORTED_FILE_TYPES"),
+        (images.truncated_jpeg(), "FILE_DECODING_FAILURE"),
+        (images.colour_noise(4200, 300), "FILE_RESOLUTION_EXCEEDS_LIMITS"),
+    ],
+)
+def test_the_catalogue_command_refuses_what_the_api_would_refuse(
+    pair_stack: LocalStack, s3: Any, tmp_path: Path, data: bytes, code: str, capsys: Any
+) -> None:
+    file = tmp_path / "scene.img"
+    file.write_bytes(data)
+    with shell_env(pair_stack):
+        status = catalogue.main(["add", "--bucket", pair_stack.input_bucket, "refused", str(file)])
+    assert status == 2
+    assert code in capsys.readouterr().err
+    listed = s3.list_objects_v2(Bucket=pair_stack.input_bucket, Prefix="catalogue/refused.")
+    assert listed["KeyCount"] == 0
+
+
+def test_the_catalogue_command_adds_a_template_the_api_then_offers(
+    server: PairApiServer, pair_stack: LocalStack, tmp_path: Path, capsys: Any
+) -> None:
+    file = tmp_path / "scene.jpg"
+    file.write_bytes(images.as_jpeg("grace_hopper.jpg", size=(420, 500)))
+    with shell_env(pair_stack):
+        status = catalogue.main(["add", "--bucket", pair_stack.input_bucket, "harbour", str(file)])
+    assert status == 0
+    assert "catalogue/harbour.jpg (420x500)" in capsys.readouterr().out
+    entries = {entry["template_id"]: entry for entry in call(server, "GET", "/templates").json()}
+    assert (entries["harbour"]["width"], entries["harbour"]["height"]) == (420, 500)
+
+
+@contextlib.contextmanager
+def shell_env(stack: LocalStack) -> Iterator[None]:
+    """The environment a user's shell has after `make stack`'s exports."""
+    saved = dict(os.environ)
+    os.environ.update(aws_env(stack.endpoint_url, stack.region))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_delete_erases_every_version_of_the_pair_and_then_it_is_gone(
+    server: PairApiServer, pair_stack: LocalStack, s3: Any
+) -> None:
+    pair = call(server, "POST", "/pairs").json()
+    for _ in range(2):  # two versions of the target
+        assert upload(pair["uploads"]["target"], images.as_jpeg(), "image/jpeg").status_code == 204
+    erased = call(server, "DELETE", f"/pairs/{pair['pair_id']}")
+    # two target versions and the request record
+    assert erased.status_code == 200
+    assert erased.json() == {"pair_id": pair["pair_id"], "erased": {"objects": 3, "records": 0}}
+    for bucket, prefix in (
+        (pair_stack.input_bucket, f"incoming/{pair['pair_id']}/"),
+        (pair_stack.output_bucket, f"results/{pair['pair_id']}/"),
+    ):
+        listed = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+        assert not listed.get("Versions") and not listed.get("DeleteMarkers")
+    assert call(server, "GET", f"/pairs/{pair['pair_id']}").status_code == 404
+    assert call(server, "DELETE", f"/pairs/{pair['pair_id']}").status_code == 404
