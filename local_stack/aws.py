@@ -158,6 +158,8 @@ class LocalStack:
     """Where the rule on EVENT_BUS_NAME delivers every pipeline event; None with no bus."""
     sweep: SweepFunction | None = None
     """The partner-timeout sweep's handler and schedule."""
+    reserved_concurrency: int | None = None
+    """ReservedConcurrentExecutions: the cap on every invoke path; None when unset."""
 
 
 def provision(
@@ -204,7 +206,13 @@ def provision(
     )
 
     function = template.properties(
-        FUNCTION_ID, "Handler", "Timeout", "MemorySize", "Environment", "Events"
+        FUNCTION_ID,
+        "Handler",
+        "Timeout",
+        "MemorySize",
+        "Environment",
+        "Events",
+        "ReservedConcurrentExecutions",
     )
     event = _sqs_event_properties(function, queue["QueueArn"])
     variables = function.get("Environment", {}).get("Variables", {})
@@ -233,6 +241,11 @@ def provision(
         max_concurrency=int(event["ScalingConfig"]["MaximumConcurrency"]),
         events_queue_url=events_queue_url,
         sweep=sweep_function(template),
+        reserved_concurrency=(
+            int(function["ReservedConcurrentExecutions"])
+            if "ReservedConcurrentExecutions" in function
+            else None
+        ),
         pair_api_env={
             name: to_text(value)
             for name, value in pair_api.get("Environment", {}).get("Variables", {}).items()

@@ -30,6 +30,7 @@ from local_stack.lambda_runtime import (
     Invocation,
     sqs_event,
 )
+from local_stack.reserved_concurrency import ReservedConcurrency
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class EventSourceMapping:
         region: str = REGION,
         wait_time_s: int = 1,
         log_file: Path | None = None,
+        reserved: ReservedConcurrency | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_RECEIVE_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_RECEIVE_BATCH} (no batching window)")
@@ -129,6 +131,9 @@ class EventSourceMapping:
             for _ in range(concurrency)
         ]
         self._queue_arn = ""
+        # Shared with the function's other invokers: a poller takes a batch only when an
+        # execution environment is free under the function's reserved concurrency.
+        self._reserved = reserved
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._stats = EsmStats()
@@ -184,10 +189,16 @@ class EventSourceMapping:
                 messages = self._receive()
                 if not messages:
                     continue
+                # A batch waits for a free slot (its messages return if it waits too long).
+                if self._reserved is not None and not self._reserved.acquire(self._stopping):
+                    continue
                 try:
                     self._deliver(environment, messages)
                 except Exception:  # a bug here must not silently cost a poller
                     logger.exception("delivering a batch failed; its messages will return")
+                finally:
+                    if self._reserved is not None:
+                        self._reserved.release()
         finally:
             environment.close()
 

@@ -16,6 +16,7 @@ from local_stack.emulator import Faults, FusionEmulator
 from local_stack.esm import EventSourceMapping
 from local_stack.pair_api import local_pair_api, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
+from local_stack.reserved_concurrency import LocalFunction, ReservedConcurrency
 from local_stack.sweep import SweepTimer
 
 
@@ -31,6 +32,10 @@ class RunningStack:
     """None when the function calls the real API."""
     sweep: SweepTimer | None = None
     """The partner-timeout sweep on its timer."""
+    function: LocalFunction | None = None
+    """Direct invokes (ad hoc, Batch Operations, async S3/EventBridge), capped with the ESM."""
+    reserved: ReservedConcurrency | None = None
+    """The function's reserved concurrency, shared by the ESM and ``function``."""
     pair_api: PairApiServer | None = None
     """The local Pair API, when asked for."""
 
@@ -88,6 +93,17 @@ def running_stack(
             # The workers inherit this process' REQUESTS_CA_BUNDLE, which cannot know the
             # emulator's throw-away CA.
             env["REQUESTS_CA_BUNDLE"] = str(emulator.ca_bundle)
+        reserved = ReservedConcurrency(stack.reserved_concurrency or stack.max_concurrency)
+        environment = {
+            "handler": handler or stack.handler,
+            "env": {**env, **aws_env(stack.endpoint_url, stack.region)},
+            "timeout_s": stack.function_timeout,
+            "memory_size_mb": stack.memory_size,
+            "region": stack.region,
+            "log_file": log_file,
+        }
+        function = LocalFunction(reserved, environment)
+        running.callback(function.close)
         esm = running.enter_context(
             EventSourceMapping(
                 stack.queue_url,
@@ -99,6 +115,7 @@ def running_stack(
                 memory_size_mb=stack.memory_size,
                 endpoint_url=stack.endpoint_url,
                 log_file=log_file,
+                reserved=reserved,
             )
         )
         sweep = None
@@ -123,5 +140,7 @@ def running_stack(
             esm=esm,
             emulator=emulator,
             sweep=sweep,
+            function=function,
+            reserved=reserved,
             pair_api=pair_api,
         )

@@ -57,7 +57,7 @@ def configure(
 
 
 @pytest.fixture
-def sqs(stack: LocalStack) -> Any:
+def sqs(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Any:
     client = boto3.client(
         "sqs",
         endpoint_url=stack.endpoint_url,
@@ -65,8 +65,11 @@ def sqs(stack: LocalStack) -> Any:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    # Start from an empty queue, including messages an earlier test handed back that are
-    # still invisible (PurgeQueue is limited to once a minute).
+    # Start from an empty queue, including messages an earlier test handed back with a
+    # visibility of their own: PurgeQueue, which moto (in this process) is told not to limit
+    # to once a minute as SQS does.
+    monkeypatch.setenv("MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR", "false")
+    client.purge_queue(QueueUrl=stack.queue_url)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         got = client.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)

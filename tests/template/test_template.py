@@ -194,7 +194,12 @@ FUNCTION_GRANTS = [
     allow(["logs:CreateLogStream", "logs:PutLogEvents"], getatt("FusionFunctionLogGroup")),
     allow(["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
     allow(
-        ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+        [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+        ],
         getatt("FusionQueue"),
     ),
     allow(["s3:GetObject", "s3:GetObjectVersion"], sub("${InputBucket.Arn}/${InputPrefix}*")),
@@ -205,6 +210,11 @@ FUNCTION_GRANTS = [
     ),
     allow(["s3:PutObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
     allow(["s3:GetObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
+    allow(
+        ["s3:ListBucket"],
+        getatt("OutputBucket"),
+        {"StringLike": {"s3:prefix": sub("${OutputPrefix}*")}},
+    ),
     allow(["secretsmanager:GetSecretValue"], ref("ApiKeySecret")),
     allow(
         ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
@@ -565,7 +575,7 @@ def test_api_key_secret_holds_a_placeholder_in_the_documented_shape(
                                   {"Name": "service", "Value": "portrait-fusion"})),
     ],
 )  # fmt: skip
-def test_alarm_fires_on_the_first_occurrence_and_notifies_the_optional_topic(
+def test_alarm_fires_on_the_first_occurrence_and_notifies_the_alarm_topic(
     template: dict[str, Any],
     resources: dict[str, Any],
     alarm_id: str,
@@ -579,12 +589,82 @@ def test_alarm_fires_on_the_first_occurrence_and_notifies_the_optional_topic(
     assert properties["Threshold"] == 1
     assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert properties["TreatMissingData"] == "notBreaching"
-    topic_or_nothing = {"Fn::If": ["HasAlarmTopic", [ref("AlarmTopicArn")], NO_VALUE]}
-    assert properties["AlarmActions"] == topic_or_nothing
-    assert properties["OKActions"] == topic_or_nothing
+    assert properties["AlarmActions"] == [ALARM_TOPIC]
+    assert properties["OKActions"] == [ALARM_TOPIC]
     assert template["Conditions"]["HasAlarmTopic"] == {
         "Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]
     }
+
+
+# The given topic, or the stack's own: every alarm reaches someone who subscribed.
+ALARM_TOPIC = {"Fn::If": ["HasAlarmTopic", ref("AlarmTopicArn"), ref("AlarmTopic")]}
+
+
+@pytest.mark.parametrize(
+    ("alarm_id", "metric", "threshold"),
+    [
+        ("FunctionThrottlesAlarm", ("AWS/Lambda", "Throttles",
+                                    {"Name": "FunctionName", "Value": ref("FusionFunction")}), 1),
+        ("QueueAgeAlarm", ("AWS/SQS", "ApproximateAgeOfOldestMessage",
+                           {"Name": "QueueName", "Value": getatt("FusionQueue", "QueueName")}),
+         ref("QueueAgeAlarmSeconds")),
+    ],
+)  # fmt: skip
+def test_throttles_and_a_backed_up_queue_raise_alarms(
+    resources: dict[str, Any], alarm_id: str, metric: tuple[str, str, Any], threshold: Any
+) -> None:
+    namespace, metric_name, dimension = metric
+    properties = resources[alarm_id]["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == (namespace, metric_name)
+    assert properties["Dimensions"] == [dimension]
+    assert properties["Threshold"] == threshold
+    assert properties["AlarmActions"] == [ALARM_TOPIC]
+
+
+def test_the_stack_creates_its_alarm_topic_and_an_optional_e_mail_subscription(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert resources["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "Protocol": "email",
+        "Endpoint": ref("AlarmEmail"),
+        "TopicArn": ALARM_TOPIC,
+    }
+    assert template["Conditions"]["CreateAlarmTopic"] == {"Fn::Equals": [ref("AlarmTopicArn"), ""]}
+
+
+def test_the_dashboard_shows_outcomes_failures_latency_queue_and_dlq(
+    resources: dict[str, Any],
+) -> None:
+    body, names = resources["FusionDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    rendered = body
+    for name in ("AWS::Region", "LogGroup", "QueueName", "DlqName", "FunctionName"):
+        rendered = rendered.replace("${" + name + "}", "x")
+    widgets = json.loads(rendered)["widgets"]
+    titles = [w["properties"]["title"] for w in widgets]
+    assert titles == [
+        "Pairs by outcome",
+        "Failures by code",
+        "API latency (ms)",
+        "Queue depth and age",
+        "Dead-letter queue depth",
+        "Function: concurrency, errors, throttles",
+    ]
+    latency = widgets[2]["properties"]["metrics"]
+    assert [m[-1]["stat"] for m in latency] == ["p50", "p99"]
+    assert names["DlqName"] == getatt("FusionDLQ", "QueueName")
+
+
+def test_reserved_concurrency_caps_every_entry_point_at_max_concurrency(
+    function_properties: dict[str, Any],
+) -> None:
+    """Queue, Batch Operations, async S3/EventBridge and ad-hoc invokes share one cap."""
+    assert function_properties["ReservedConcurrentExecutions"] == ref("MaxConcurrency")
+    queue = function_properties["Events"]["FusionQueueEvent"]["Properties"]
+    assert queue["ScalingConfig"]["MaximumConcurrency"] == ref("MaxConcurrency")
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -617,6 +697,8 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         "LogRetentionDays": 30,
         "LogLevel": "INFO",
         "AlarmTopicArn": "",
+        "AlarmEmail": "",
+        "QueueAgeAlarmSeconds": 1800,
         "EventBusName": "default",
         "PartnerTimeoutMinutes": 1440,
         "PartnerSweepMinutes": 15,
@@ -678,6 +760,9 @@ def test_outputs_name_every_resource_a_user_or_test_looks_up(template: dict[str,
         "ApiKeySecretArn": ref("ApiKeySecret"),
         "IdempotencyTableName": ref("IdempotencyTable"),
         "BatchOperationsRoleArn": getatt("BatchOperationsRole"),
+        "FusionDLQArn": getatt("FusionDLQ"),
+        "AlarmTopicArnOutput": ALARM_TOPIC,
+        "DashboardName": ref("FusionDashboard"),
         "PartnerSweepFunctionName": ref("PartnerSweepFunction"),
         "PairApiUrl": sub("https://${PairApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
     }

@@ -15,6 +15,7 @@ from portrait_fusion.events import (
     parse_s3_uri,
     sqs_notification,
 )
+from portrait_fusion.key_resolution import KeyEncoding
 from tests.conftest import load_event
 
 
@@ -89,3 +90,30 @@ def test_s3_uris() -> None:
     for bad in ("b/k", "s3://b", "s3:///k", None):
         with pytest.raises(InvalidEventError, match="target"):
             parse_s3_uri(bad, "target")
+
+
+def test_an_sns_envelope_is_unwrapped() -> None:
+    inner = load_event("s3-object-created.json")
+    envelope = {"Type": "Notification", "MessageId": "x", "Message": json.dumps(inner)}
+    assert sqs_notification(json.dumps(envelope)) == inner
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": "foo1"},
+        {"Records": []},
+        {"Records": [{"eventSource": "aws:sqs"}]},
+        {"Type": "Notification", "Message": json.dumps({"message": "foo1"})},
+    ],
+)
+def test_a_json_body_that_is_no_s3_event_is_invalid(body: dict[str, object]) -> None:
+    with pytest.raises(InvalidEventError, match="not an S3 notification"):
+        sqs_notification(json.dumps(body))
+
+
+def test_keys_keep_the_encoding_of_their_source() -> None:
+    (ref,) = created_objects(load_event("eventbridge-object-created.json"))
+    assert ref.encoding is KeyEncoding.UNSPECIFIED
+    job = batch_job(load_event("batch-operations-1.0.json"))
+    assert job.tasks[0].ref.encoding is KeyEncoding.PERCENT

@@ -6,6 +6,7 @@ Manager, and creating a client costs tens of milliseconds.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,9 @@ from portrait_fusion.call_budget import Clock, DynamoDBCallBudget, budgeted, utc
 from portrait_fusion.completion_events import EventBridgePublisher, EventPublisher, NoEvents
 from portrait_fusion.entrypoints import EntryPoints
 from portrait_fusion.fusion_api import FusionApiClient, new_session
+from portrait_fusion.hand_back import HandBack, SqsQueues
 from portrait_fusion.idempotency import OnceGuard
+from portrait_fusion.key_resolution import KeyResolver
 from portrait_fusion.paid_calls import DynamoDBPaidCallMarks
 from portrait_fusion.partner_sweep import PartnerSweep
 from portrait_fusion.pending_partners import PendingPartners
@@ -26,6 +29,7 @@ from portrait_fusion.pipeline import Pipeline
 from portrait_fusion.reuse import DynamoDBResultReuse
 from portrait_fusion.settings import Settings
 from portrait_fusion.storage import S3Storage
+from portrait_fusion.visibility import VisibilityPolicy
 
 T = TypeVar("T")
 
@@ -134,7 +138,9 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         pending=PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),
     )
     batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
-    return App(EntryPoints(pipeline, batch), once)
+    resolver = KeyResolver(storage, pipeline.naming)
+    hand_back = HandBack(SqsQueues(_client("sqs")), VisibilityPolicy(random.random))
+    return App(EntryPoints(pipeline, batch, resolver, hand_back), once)
 
 
 def completion_publisher(settings: Settings) -> EventPublisher:

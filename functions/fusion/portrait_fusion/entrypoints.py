@@ -8,7 +8,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from portrait_fusion.errors import Disposition, FusionError, InvalidEventError, OutOfTimeError
+from portrait_fusion.errors import (
+    Disposition,
+    FusionError,
+    InvalidEventError,
+    OutOfTimeError,
+    PairInProgressError,
+)
 from portrait_fusion.events import (
     EventKind,
     batch_job,
@@ -17,6 +23,8 @@ from portrait_fusion.events import (
     parse_s3_uri,
     sqs_notification,
 )
+from portrait_fusion.hand_back import HandBack
+from portrait_fusion.key_resolution import KeyResolver, ReportedObject
 from portrait_fusion.observability import count, logger
 from portrait_fusion.pipeline import Invocation, Outcome, PairRequest, Pipeline, Status
 from portrait_fusion.storage import ObjectRef
@@ -29,9 +37,17 @@ MIN_SECONDS_TO_START = 10.0
 class EntryPoints:
     """Dispatches an event to the pipeline and shapes the answer for its source."""
 
-    def __init__(self, pipeline: Pipeline, batch_executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        batch_executor: ThreadPoolExecutor,
+        resolver: KeyResolver,
+        hand_back: HandBack,
+    ) -> None:
         self._pipeline = pipeline
         self._batch_executor = batch_executor
+        self._resolver = resolver
+        self._hand_back = hand_back
 
     def handle(self, event: Any, invocation: Invocation) -> dict[str, Any]:
         """Handle any supported event kind."""
@@ -67,15 +83,17 @@ class EntryPoints:
         logger.thread_safe_remove_keys(["pair_id"])  # a pool thread may carry the last one's
         if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
             logger.warning("out of time: handing message back", extra={"message_id": message_id})
+            self._hand_back.schedule(record, OutOfTimeError("too little time left to start"))
             return message_id
         try:
             notification = sqs_notification(record.get("body", ""))
-            for ref in created_objects(notification):
-                self._pipeline.on_object(ref, invocation)
+            for reported in created_objects(notification):
+                self._on_reported(reported, invocation)
         except FusionError as exc:
             # A malformed message also goes back: after maxReceiveCount it rests in the
             # DLQ, where someone can see it, instead of being silently dropped.
             _log_handed_back(exc, message_id=message_id)
+            self._hand_back.schedule(record, exc)
             return message_id
         except Exception:
             # A bug must not take the rest of the batch down with it.
@@ -89,13 +107,13 @@ class EntryPoints:
         """S3 notification or EventBridge event invoked asynchronously: raise to be retried."""
         outcomes: list[dict[str, Any]] = []
         retry: FusionError | None = None
-        for ref in created_objects(event):
+        for reported in created_objects(event):
             try:
-                outcomes.append(_summary(self._pipeline.on_object(ref, invocation)))
+                outcomes.append(_summary(self._on_reported(reported, invocation)))
             except FusionError as exc:
                 if exc.disposition is Disposition.FAIL:
                     raise
-                _log_handed_back(exc, key=ref.key)
+                _log_handed_back(exc, key=reported.key)
                 retry = retry or exc
         if retry is not None:
             raise retry  # Lambda's async retries and on-failure destination take it from here
@@ -134,8 +152,12 @@ class EntryPoints:
             try:
                 if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
                     raise OutOfTimeError("too little time left in this invocation")
-                outcome = self._pipeline.on_object(task.ref, invocation, job.source_similarity)
-                code, text = _batch_result(outcome)
+                ref = self._resolver.resolve(task.ref)
+                if ref is None:
+                    code, text = "PermanentFailure", f"INPUT_NOT_FOUND: {_missing(task.ref)}"
+                else:
+                    outcome = self._pipeline.on_object(ref, invocation, job.source_similarity)
+                    code, text = _batch_result(outcome)
             except FusionError as exc:
                 _log_handed_back(exc, key=task.ref.key)
                 code = (
@@ -151,6 +173,18 @@ class EntryPoints:
             "invocationId": job.invocation_id,
             "results": results,
         }
+
+    def _on_reported(self, reported: ReportedObject, invocation: Invocation) -> Outcome:
+        """An object an event reports, found in its bucket and handed to the pipeline."""
+        ref = self._resolver.resolve(reported)
+        if ref is None:
+            return Outcome(Status.SKIPPED, detail=_missing(reported))
+        return self._pipeline.on_object(ref, invocation)
+
+
+def _missing(reported: ReportedObject) -> str:
+    version = f" at version {reported.version_id}" if reported.version_id else ""
+    return f"s3://{reported.bucket}/{reported.raw_key}{version} is not in the bucket"
 
 
 def _batch_result(outcome: Outcome) -> tuple[str, str]:
@@ -177,7 +211,9 @@ def _summary(outcome: Outcome) -> dict[str, Any]:
 
 
 def _log_handed_back(exc: FusionError, **where: str) -> None:
-    logger.warning(
+    # Both halves arriving together make a pair "in progress" routinely: not a warning.
+    log = logger.info if isinstance(exc, PairInProgressError) else logger.warning
+    log(
         "handed back for a later attempt" if exc.retryable else "rejected",
         extra={
             "code": exc.code,

@@ -9,8 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from portrait_fusion.errors import InvalidEventError
-from portrait_fusion.pairing import decode_batch_key, decode_notification_key
-from portrait_fusion.storage import ObjectRef
+from portrait_fusion.key_resolution import KeyEncoding, ReportedObject
 
 
 class EventKind(StrEnum):
@@ -46,10 +45,11 @@ def kind_of(event: object) -> EventKind:
     )
 
 
-def created_objects(notification: dict[str, Any]) -> list[ObjectRef]:
+def created_objects(notification: dict[str, Any]) -> list[ReportedObject]:
     """The objects an S3 notification (or an EventBridge event) reports as created.
 
-    `s3:TestEvent` messages and other event types give an empty list.
+    `s3:TestEvent` messages and other event types give an empty list. Keys stay as the
+    source wrote them: `KeyResolver` finds the object they mean.
     """
     if notification.get("source") == "aws.s3":
         return _eventbridge_objects(notification)
@@ -60,36 +60,64 @@ def created_objects(notification: dict[str, Any]) -> list[ObjectRef]:
         s3 = record.get("s3") or {}
         try:
             bucket = s3["bucket"]["name"]
-            key = decode_notification_key(s3["object"]["key"])
+            key = str(s3["object"]["key"])
         except (KeyError, TypeError) as exc:
             raise InvalidEventError(f"S3 record without bucket name or object key: {exc}") from exc
-        refs.append(ObjectRef(bucket, key, s3["object"].get("versionId") or None))
+        refs.append(ReportedObject(bucket, key, KeyEncoding.FORM))
     return refs
 
 
-def _eventbridge_objects(event: dict[str, Any]) -> list[ObjectRef]:
+def _eventbridge_objects(event: dict[str, Any]) -> list[ReportedObject]:
     if event.get("detail-type") != "Object Created":
         return []
     detail = event.get("detail") or {}
     try:
         bucket = detail["bucket"]["name"]
-        key = decode_notification_key(detail["object"]["key"])
+        key = str(detail["object"]["key"])
     except (KeyError, TypeError) as exc:
         raise InvalidEventError(
             f"EventBridge event without bucket name or object key: {exc}"
         ) from exc
-    return [ObjectRef(bucket, key, detail["object"].get("version-id") or None)]
+    return [ReportedObject(bucket, key, KeyEncoding.UNSPECIFIED)]
 
 
 def sqs_notification(body: str) -> dict[str, Any]:
-    """The S3 notification (or EventBridge event) carried in an SQS message body."""
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        raise InvalidEventError("SQS message body is not JSON") from exc
-    if not isinstance(document, dict):
-        raise InvalidEventError("SQS message body is not a JSON object")
+    """The S3 notification, S3 test message or EventBridge S3 event an SQS message carries:
+    as the body itself, or as the `Message` of an SNS envelope (raw delivery off).
+
+    Any other body is an `InvalidEventError`, so the message is handed back (and ends in the
+    DLQ) instead of being deleted unread.
+    """
+    document = _json_object(body, "SQS message body")
+    if document.get("Type") == "Notification" and isinstance(document.get("Message"), str):
+        document = _json_object(document["Message"], "SNS message in the SQS body")
+    if not _is_s3_event(document):
+        raise InvalidEventError(
+            "SQS message body is not an S3 notification, an SNS envelope of one, or an "
+            f"EventBridge S3 event (top-level fields: {sorted(document)[:6]})"
+        )
     return document
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise InvalidEventError(f"{what} is not JSON") from exc
+    if not isinstance(document, dict):
+        raise InvalidEventError(f"{what} is not a JSON object")
+    return document
+
+
+def _is_s3_event(document: dict[str, Any]) -> bool:
+    if document.get("Event") == "s3:TestEvent" or document.get("source") == "aws.s3":
+        return True
+    records = document.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records)
+    )
 
 
 def parse_s3_uri(uri: object, field: str) -> tuple[str, str]:
@@ -107,7 +135,7 @@ class BatchTask:
     """One S3 Batch Operations task: an object to (re)process."""
 
     task_id: str
-    ref: ObjectRef
+    ref: ReportedObject
 
 
 @dataclass(frozen=True)
@@ -121,7 +149,7 @@ class BatchJob:
 
 
 def batch_job(event: dict[str, Any]) -> BatchJob:
-    """Read an S3 Batch Operations invocation (keys arrive URL-encoded)."""
+    """Read an S3 Batch Operations invocation (keys arrive percent-encoded)."""
     version = str(event.get("invocationSchemaVersion"))
     if version not in {"1.0", "2.0"}:
         raise InvalidEventError(f"unsupported invocationSchemaVersion {version!r}")
@@ -133,9 +161,10 @@ def batch_job(event: dict[str, Any]) -> BatchJob:
         tasks.append(
             BatchTask(
                 task_id=str(task.get("taskId", "")),
-                ref=ObjectRef(
+                ref=ReportedObject(
                     bucket,
-                    decode_batch_key(str(task.get("s3Key", ""))),
+                    str(task.get("s3Key", "")),
+                    KeyEncoding.PERCENT,
                     task.get("s3VersionId") or None,
                 ),
             )

@@ -24,6 +24,7 @@ from portrait_fusion.errors import (
     Disposition,
     FusionError,
     InvalidEventError,
+    PairingError,
     StorageError,
 )
 from portrait_fusion.fusion_api import FusionApiClient, FusionResult, Upload
@@ -33,6 +34,7 @@ from portrait_fusion.paid_calls import pair_key_of
 from portrait_fusion.pairing import Half, PairNaming, Role
 from portrait_fusion.pending_partners import PendingPartners
 from portrait_fusion.result_document import FunctionInfo, PairRecord, encode
+from portrait_fusion.result_guard import keeps_stored_success, parse_document
 from portrait_fusion.reuse import EarlierResult, ResultReuse, fingerprint
 from portrait_fusion.settings import Settings
 from portrait_fusion.similarity import resolve_similarity
@@ -41,6 +43,7 @@ from portrait_fusion.storage import ObjectRef, S3Storage, StoredObject
 # Seconds kept back from the API's budget so the outputs can still be written.
 OUTPUT_RESERVE_SECONDS = 3.0
 _OUTPUT_WRITE_TRIES = 3
+_DOCUMENT_MAX_BYTES = 1 << 20
 
 
 class Status(StrEnum):
@@ -168,8 +171,8 @@ class Pipeline:
             )
         request = PairRequest(
             pair.pair_id,
-            ObjectRef(ref.bucket, pair.target),
-            ObjectRef(ref.bucket, pair.template),
+            _pinned(ref, pair.target),
+            _pinned(ref, pair.template),
             similarity,
         )
         # Both halves of a pair in one batch share one run (and one outcome).
@@ -378,9 +381,22 @@ class Pipeline:
         if error.stage.value == "preflight":
             count("PreflightRejects")
         logger.warning("pair failed", extra={"error": document["error"]})
+        if keeps_stored_success(self._stored_document(record), record):
+            count("FailuresNotStored")
+            logger.warning("failure not stored: the pair succeeded from these inputs already")
+            return Outcome.of(document)
         self._write_document(record, document)
         self._announce(record, document)
         return Outcome.of(document)
+
+    def _stored_document(self, record: PairRecord) -> dict[str, Any] | None:
+        ref = ObjectRef(self._settings.output_bucket, self._output_key(record, "result.json"))
+        if not self._storage.exists(ref):
+            return None
+        try:
+            return parse_document(self._storage.fetch(ref, _DOCUMENT_MAX_BYTES).data)
+        except PairingError:
+            return None  # deleted in between
 
     def _parallel(self, fn: Callable[[Any], Any], first: Any, second: Any) -> list[Any]:
         """Run `fn` on two inputs at once: S3 latency is paid once, not twice."""
@@ -390,6 +406,11 @@ class Pipeline:
         finally:
             theirs = other.result()
         return [mine, theirs]
+
+
+def _pinned(ref: ObjectRef, key: str) -> ObjectRef:
+    """The half `key` names: at the version `ref` pins if it is that half, else the latest."""
+    return ref if ref.key == key else ObjectRef(ref.bucket, key)
 
 
 def _record_for(half: Half, ref: ObjectRef, invocation: Invocation) -> PairRecord:

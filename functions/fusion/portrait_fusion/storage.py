@@ -71,6 +71,29 @@ class S3Storage:
             raise _storage_error(f"cannot list s3://{bucket}/{prefix}", exc, Stage.PAIRING) from exc
         return keys
 
+    def exists(self, ref: ObjectRef) -> bool:
+        """Whether the object (at `ref.version_id`, when given) is in its bucket.
+
+        The key is looked up by listing it as a prefix: a GET or HEAD of a missing key is a
+        403, not a 404, for a role whose s3:ListBucket is limited to a prefix.
+        """
+        try:
+            listed = self._client.list_objects_v2(Bucket=ref.bucket, Prefix=ref.key, MaxKeys=1)
+            # The key itself sorts first among the keys it prefixes.
+            if [item["Key"] for item in listed.get("Contents", [])] != [ref.key]:
+                return False
+            if ref.version_id:
+                self._client.head_object(Bucket=ref.bucket, Key=ref.key, VersionId=ref.version_id)
+        except ClientError as exc:
+            code = _error_code(exc)
+            # S3 answers 400 to a version id it cannot parse: no such version either.
+            if code in _MISSING or code in {"400", "InvalidArgument"}:
+                return False
+            raise _storage_error(f"cannot look up {ref.uri}", exc, Stage.PAIRING) from exc
+        except BotoCoreError as exc:
+            raise _storage_error(f"cannot look up {ref.uri}", exc, Stage.PAIRING) from exc
+        return True
+
     def fetch(self, ref: ObjectRef, max_bytes: int) -> StoredObject:
         """An input's size, ETag, version, user metadata and (within `max_bytes`) its bytes.
 
