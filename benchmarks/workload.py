@@ -20,11 +20,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from PIL import Image
 
-from local_stack.aws import DUMMY_CREDENTIALS, LocalStack, provision, start_moto
+from local_stack.aws import LocalStack, provision, start_moto
 from local_stack.emulator import FusionEmulator
 from local_stack.lambda_runtime import sqs_event
 from tests.harness import API_KEY, function_environment, read_document
@@ -101,14 +100,9 @@ class Bench:
         self.emulator = emulator
         self.log_file = log_file
         self.env = function_environment(stack, emulator.url, emulator.ca_bundle)
-        session = boto3.Session(
-            region_name=stack.region,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
         config = Config(max_pool_connections=16)
-        self.s3: Any = session.client("s3", endpoint_url=stack.endpoint_url, config=config)
-        self.sqs: Any = session.client("sqs", endpoint_url=stack.endpoint_url, config=config)
+        self.s3: Any = stack.client("s3", config=config)
+        self.sqs: Any = stack.client("sqs", config=config)
 
     def upload(self, pair_id: str, role: str, data: bytes) -> str:
         """Put one half into the input bucket (its S3 notification goes to the queue)."""

@@ -161,6 +161,10 @@ class LocalStack:
     reserved_concurrency: int | None = None
     """ReservedConcurrentExecutions: the cap on every invoke path; None when unset."""
 
+    def client(self, service: str, **options: Any) -> Any:
+        """A boto3 client for ``service`` on this stack's endpoint, with the dummy credentials."""
+        return local_client(service, self.endpoint_url, self.region, **options)
+
 
 def provision(
     endpoint_url: str,

@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 from PIL import Image
 
 from local_stack import contact_sheet, demo_events
-from local_stack.aws import DUMMY_CREDENTIALS, LocalStack
+from local_stack.aws import LocalStack
 from local_stack.cfn import TemplateError
 from local_stack.demo_pairs import DEMO_PAIRS, DemoPair, Role
 from local_stack.stack import RunningStack, running_stack
@@ -194,13 +193,7 @@ def _run_pairs(
     stack: LocalStack, function_env: Mapping[str, str], out: Path, timeout_s: float
 ) -> list[Outcome]:
     """Upload every pair, wait for the documents and copy them and the results to ``out``."""
-    s3: Any = boto3.client(
-        "s3",
-        endpoint_url=stack.endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3: Any = stack.client("s3")
     _upload(s3, stack.input_bucket, function_env["INPUT_PREFIX"])
     print(f"uploaded {2 * len(DEMO_PAIRS)} halves; waiting for the result documents", flush=True)
     documents = _wait_for_documents(

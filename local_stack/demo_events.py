@@ -8,9 +8,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from local_stack.aws import DUMMY_CREDENTIALS, LocalStack
+from local_stack.aws import LocalStack
 from local_stack.event_bus import by_pair, receive_events
 
 POLL_INTERVAL_S = 0.25
@@ -23,13 +21,7 @@ def collect(
     time is up: an event follows its document by moments)."""
     if not stack.events_queue_url:
         return {}
-    sqs: Any = boto3.client(
-        "sqs",
-        endpoint_url=stack.endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    sqs: Any = stack.client("sqs")
     received: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
     while True:

@@ -18,12 +18,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local_stack.account import REGION
-from local_stack.aws import DUMMY_CREDENTIALS, aws_env
+from local_stack.aws import aws_env, local_client
 from local_stack.lambda_runtime import (
     DEFAULT_HANDLER,
     ExecutionEnvironment,
@@ -109,12 +108,10 @@ class EventSourceMapping:
         self.batch_size = batch_size
         self.wait_time_s = wait_time_s
         self.region = region
-        self._sqs: Any = boto3.client(
+        self._sqs: Any = local_client(
             "sqs",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            endpoint_url,
+            region,
             # Each poller holds a connection through its long poll.
             config=Config(max_pool_connections=concurrency + 1),
         )

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import jsonschema
 
 from local_stack.aws import LocalStack
@@ -38,13 +37,7 @@ class EventLog:
     def __init__(self, stack: LocalStack) -> None:
         assert stack.events_queue_url, "the stack has no event bus"
         self._url = stack.events_queue_url
-        self.sqs = boto3.client(
-            "sqs",
-            endpoint_url=stack.endpoint_url,
-            region_name=stack.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        self.sqs = stack.client("sqs")
         self.raw_bodies: list[str] = []
         self._events: list[dict[str, Any]] = []
 

@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from local_stack.aws import LocalStack, aws_env
@@ -62,12 +61,7 @@ class Buckets:
     s3: Any = field(init=False)
 
     def __post_init__(self) -> None:
-        session = boto3.Session(
-            region_name=self.stack.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        self.s3 = session.client("s3", endpoint_url=self.stack.endpoint_url)
+        self.s3 = self.stack.client("s3")
 
     def upload(
         self,

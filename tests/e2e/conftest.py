@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from local_stack.aws import LocalStack, MotoServer, provision
 from local_stack.emulator import FusionEmulator
 from local_stack.esm import EventSourceMapping
 from tests.harness import API_KEY, Buckets, function_environment
+from tests.settling import emulator_idle, queue_depth
 
 ROOT = Path(__file__).resolve().parents[2]
 VISIBILITY_TIMEOUT_S = 2
@@ -39,20 +39,11 @@ class Queues:
 
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
-        self.sqs = boto3.client(
-            "sqs",
-            endpoint_url=stack.endpoint_url,
-            region_name=stack.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        self.sqs = stack.client("sqs")
 
     def depth(self, url: str) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
+        """Messages in a queue, visible or in flight."""
+        return queue_depth(self.sqs, url)
 
     def dlq_bodies(self) -> list[str]:
         """Every message in the DLQ (made visible again right away)."""
@@ -136,7 +127,4 @@ def healthy_emulator(emulator: FusionEmulator) -> Iterator[None]:
 def settle(emulator: FusionEmulator, queues: Queues) -> dict[str, Any]:
     """Wait for the queue to drain and the API to go quiet; return the emulator's stats."""
     queues.wait_until_empty()
-    deadline = time.monotonic() + 10
-    while emulator.stats()["in_flight"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return emulator.stats()
+    return emulator_idle(emulator)

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from local_stack.aws import LocalStack, MotoServer, provision
@@ -19,6 +18,7 @@ from local_stack.emulator import FusionEmulator
 from local_stack.lambda_runtime import LambdaContext, sqs_event
 from portrait_fusion import handler
 from tests.harness import API_KEY, Buckets, function_environment
+from tests.settling import emulator_idle, queue_depth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,13 +58,7 @@ def configure(
 
 @pytest.fixture
 def sqs(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Any:
-    client = boto3.client(
-        "sqs",
-        endpoint_url=stack.endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = stack.client("sqs")
     # Start from an empty queue, including messages an earlier test handed back with a
     # visibility of their own: PurgeQueue, which moto (in this process) is told not to limit
     # to once a minute as SQS does.
@@ -75,11 +69,7 @@ def sqs(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Any:
         got = client.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)
         for message in got.get("Messages", []):
             client.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        attributes = client.get_queue_attributes(
-            QueueUrl=stack.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        if not got.get("Messages") and not any(int(v) for v in attributes.values()):
+        if not got.get("Messages") and not queue_depth(client, stack.queue_url):
             break
         time.sleep(0.1)
     return client
@@ -90,9 +80,7 @@ def healthy_emulator(emulator: FusionEmulator) -> Iterator[None]:
     emulator.reset()
     yield
     # Let calls still held by the emulator end, so they are not counted in the next test.
-    deadline = time.monotonic() + 10
-    while emulator.stats()["in_flight"] and time.monotonic() < deadline:
-        time.sleep(0.05)
+    emulator_idle(emulator)
     emulator.reset()
 
 

@@ -83,15 +83,8 @@ def spent(stack: LocalStack, dynamodb: Any, day: datetime, tenant: str | None = 
 
 @pytest.fixture
 def dynamodb(stack: LocalStack) -> Any:
-    import boto3
 
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=stack.endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return stack.client("dynamodb")
 
 
 @pytest.mark.usefixtures("atomic_dynamodb")

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
@@ -186,13 +185,7 @@ def test_a_retried_publish_delivers_the_event_once_with_the_same_event_id(
     document = buckets.document(pair_id)
     assert document is not None
     (published,) = event_log.for_pair(pair_id)
-    events = boto3.client(
-        "events",
-        endpoint_url=stack.endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    events = stack.client("events")
     flaky = _DropsFirstCall(events)
     publisher = EventBridgePublisher(lambda: flaky, "default", pause=lambda _: None)
     # The same outcome published again, through a bus that drops the first try

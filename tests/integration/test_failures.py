@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
 from local_stack.aws import LocalStack
@@ -198,13 +197,7 @@ def test_a_rotated_key_is_re_read_once_on_401(
     emulator: FusionEmulator,
     stack: LocalStack,
 ) -> None:
-    secrets = boto3.client(
-        "secretsmanager",
-        endpoint_url=stack.endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    secrets = stack.client("secretsmanager")
     # Given a warm function that cached the current key
     run_pair(function, buckets, images.as_jpeg(), images.as_png())
     try:

@@ -1,14 +1,12 @@
 """The fault matrix: every fault the emulator can inject, and S3 faults, end in the outcome
 the README's error vocabulary names. The README's table is generated from this test
-(`UPDATE_README=1 make integration` rewrites it; otherwise a drift fails the test)."""
+(each case checks its own row against what it just observed; `UPDATE_README=1` also writes the
+rows a run produced)."""
 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +15,9 @@ from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
 from tests import images
 from tests.harness import Buckets, unique_pair
+from tests.readme_sections import README, check_section, section
+from tests.settling import emulator_idle
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- fault-matrix:start -->", "<!-- fault-matrix:end -->"
 ATTEMPTS = 2  # API_MAX_ATTEMPTS for this test, to keep it short
 
@@ -127,15 +126,12 @@ FAULTS = [
     ),
     Fault("output bucket refusing writes", "no_output_bucket", code="STORAGE_ERROR", calls=1),
 ]
-ROWS: dict[str, str] = {}
+HEADER = ("| fault | API calls | outcome |", "|---|---|---|")
 
 
 def settled_calls(emulator: FusionEmulator) -> int:
     """Calls, once none is in flight (a held or reset call is counted when it ends)."""
-    deadline = time.monotonic() + 10
-    while emulator.stats()["in_flight"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return int(emulator.stats()["calls"])
+    return int(emulator_idle(emulator)["calls"])
 
 
 def handed_back_codes(records: list[logging.LogRecord]) -> set[str]:
@@ -202,21 +198,22 @@ def test_fault(
             outcome = f"`failed` document, `{fault.code}`"
         else:
             outcome = "succeeded"
-    ROWS[fault.name] = f"| {fault.name} | {calls} | {outcome} |"
+    # Then the README's row for this fault is the one this run produced
+    check_section(START, END, table_with(f"| {fault.name} | {calls} | {outcome} |"), fault.name)
 
 
-def test_the_readme_shows_this_matrix() -> None:
-    if len(ROWS) != len(FAULTS):
-        pytest.skip("runs after the whole matrix (run the module, not one case)")
-    table = "\n".join(
-        ["| fault | API calls | outcome |", "|---|---|---|", *(ROWS[f.name] for f in FAULTS)]
-    )
-    text = README.read_text()
-    before, _, rest = text.partition(START)
-    _, _, after = rest.partition(END)
-    generated = f"{before}{START}\n{table}\n{END}{after}"
-    if os.environ.get("UPDATE_README"):
-        README.write_text(generated)
-        text = generated
-    assert START in text, "README.md lacks the fault-matrix markers"
-    assert generated == text, "README fault matrix is stale: rerun with UPDATE_README=1"
+def readme_rows() -> dict[str, str]:
+    """The README's fault-matrix rows, by fault name."""
+    lines = section(README.read_text(), START, END).splitlines()[len(HEADER) :]
+    return {line.split(" | ")[0].removeprefix("| "): line for line in lines}
+
+
+def table_with(row: str) -> str:
+    """The README's table with ``row`` in its fault's place, in the order of FAULTS."""
+    rows = readme_rows()
+    rows[row.split(" | ", maxsplit=1)[0].removeprefix("| ")] = row
+    return "\n".join([*HEADER, *(rows[f.name] for f in FAULTS if f.name in rows)])
+
+
+def test_the_readme_matrix_lists_every_fault_in_order() -> None:
+    assert list(readme_rows()) == [fault.name for fault in FAULTS]

@@ -11,7 +11,6 @@ import json
 import time
 from typing import Any
 
-import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
@@ -28,13 +27,7 @@ QUEUE = "hand-back-check"
 
 @pytest.fixture
 def template_queue(stack: LocalStack) -> Any:
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=stack.endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sqs = stack.client("sqs")
     url = sqs.create_queue(
         QueueName=QUEUE,
         Attributes={

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
@@ -51,13 +50,7 @@ def server(pair_stack: LocalStack) -> Iterator[PairApiServer]:
 
 @pytest.fixture(scope="module")
 def s3(pair_stack: LocalStack) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=pair_stack.endpoint_url,
-        region_name=pair_stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return pair_stack.client("s3")
 
 
 def call(server: PairApiServer, method: str, path: str, **kwargs: Any) -> requests.Response:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from local_stack.aws import LocalStack
@@ -29,13 +28,7 @@ def reusing(function: Any, configure: Any) -> Any:
 
 @pytest.fixture
 def dynamodb(stack: LocalStack) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=stack.endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return stack.client("dynamodb")
 
 
 def merge(function: Any, buckets: Buckets, target: bytes, template: bytes, **meta: str) -> str:
@@ -203,13 +196,7 @@ def test_erasure_removes_the_pairs_paid_call_marks(
 
 
 def test_erasure_reads_a_deployed_stacks_outputs(stack: LocalStack) -> None:
-    cloudformation = boto3.client(
-        "cloudformation",
-        endpoint_url=stack.endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    cloudformation = stack.client("cloudformation")
     name = unique_pair("erase-stack")
     outputs = {
         "InputBucketName": "in-bucket",

@@ -6,10 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from local_stack.aws import MotoServer, start_moto
+from local_stack.aws import MotoServer, local_client, start_moto
 from local_stack.esm import EventSourceMapping
 from tests.local_stack.support import HANDLER, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_S, Queues
 
@@ -22,13 +21,7 @@ def moto() -> Iterator[MotoServer]:
 
 @pytest.fixture
 def queues(moto: MotoServer) -> Queues:
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=moto.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sqs = local_client("sqs", moto.endpoint_url)
     name = f"esm-{uuid.uuid4().hex[:12]}"
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.settling import queue_depth
+
 HANDLER = "tests.local_stack.handlers.handle"
 VISIBILITY_TIMEOUT_S = 1
 MAX_RECEIVE_COUNT = 2
@@ -31,11 +33,7 @@ class Queues:
 
     def depth(self, url: str) -> int:
         """Messages in a queue, visible or in flight."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(v) for v in attributes.values())
+        return queue_depth(self.sqs, url)
 
 
 def read_calls(path: Path) -> list[dict[str, Any]]:

@@ -15,11 +15,10 @@ import warnings
 import zipfile
 from typing import Any
 
-import boto3
 import pytest
 from samtranslator.translator.transform import transform
 
-from local_stack.aws import MotoServer, start_moto
+from local_stack.aws import MotoServer, local_client, start_moto
 
 STACK = "deploy-check"
 CODE_BUCKET = "deploy-check-artifacts"
@@ -65,13 +64,7 @@ def transformed(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def client(moto: MotoServer, service: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=moto.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return local_client(service, moto.endpoint_url)
 
 
 def zipped(name: str, text: str) -> bytes:

@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from local_stack.aws import LocalStack, MotoServer, provision, start_moto
+from local_stack.aws import LocalStack, MotoServer, local_client, provision, start_moto
 
 API_KEY = "drift-test-key"
 
@@ -37,10 +36,7 @@ def stack(moto: MotoServer, repo_root: Path) -> LocalStack:
 
 @pytest.fixture(scope="module")
 def client(moto: MotoServer) -> Any:
-    session = boto3.Session(
-        region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    return lambda service: session.client(service, endpoint_url=moto.endpoint_url)
+    return lambda service: local_client(service, moto.endpoint_url)
 
 
 @pytest.fixture(scope="module")

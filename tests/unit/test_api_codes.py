@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,10 @@ from portrait_fusion.errors import (
     PermanentApiError,
     TransientApiError,
 )
+from tests.readme_sections import check_section
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT.parent / "shared" / "api" / "error-codes.tsv"
-README = ROOT / "README.md"
 START, END = "<!-- error-codes:start -->", "<!-- error-codes:end -->"
 
 with PUBLISHED.open(newline="") as table:
@@ -100,12 +99,4 @@ def test_an_unknown_code_falls_back_on_the_status(status: int, cls: type[ApiErro
 
 
 def test_the_readme_shows_this_classification() -> None:
-    text = README.read_text()
-    before, _, rest = text.partition(START)
-    _, _, after = rest.partition(END)
-    generated = f"{before}{START}\n{readme_table()}\n{END}{after}"
-    if os.environ.get("UPDATE_README"):
-        README.write_text(generated)
-        text = generated
-    assert START in text, "README.md lacks the error-codes markers"
-    assert generated == text, "README classification is stale: rerun with UPDATE_README=1"
+    check_section(START, END, readme_table(), "error-code classification")
