@@ -68,9 +68,19 @@ def test_plus_and_percent_plus_decode_differently() -> None:
     assert decode_notification_key("incoming/caf%C3%A9/target.jpg") == "incoming/café/target.jpg"
 
 
-def test_batch_operations_keys_are_percent_decoded() -> None:
-    key = "incoming/my pair+1/target.jpg"
-    assert decode_batch_key(quote(key)) == key
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        # A percent-encoding may leave `+` as it is (RFC 3986 allows it in a path)...
+        ("incoming/my%20pair+1/target.jpg", "incoming/my pair+1/target.jpg"),
+        # ... or encode it; either way `+` is a plus, never a space as a form reading makes it.
+        ("incoming/my%20pair%2B1/target.jpg", "incoming/my pair+1/target.jpg"),
+        ("incoming/a+b+c/target.jpg", "incoming/a+b+c/target.jpg"),
+    ],
+)
+def test_batch_operations_keys_are_percent_decoded_not_form_decoded(raw: str, key: str) -> None:
+    assert raw == quote(key, safe="/+") or raw == quote(key, safe="/")
+    assert decode_batch_key(raw) == key
 
 
 @pytest.mark.parametrize(
