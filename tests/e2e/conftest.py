@@ -88,6 +88,7 @@ def start_mapping(
     concurrency: int = 2,
     batch_size: int = 1,
     function_timeout_s: float = 30,
+    log_file: Path | None = None,
     **env: str,
 ) -> EventSourceMapping:
     environment = function_environment(stack, emulator.url, emulator.ca_bundle, **env)
@@ -100,6 +101,7 @@ def start_mapping(
         function_timeout_s=function_timeout_s,
         memory_size_mb=stack.memory_size,
         endpoint_url=stack.endpoint_url,
+        log_file=log_file,
     )
     mapping.start()
     return mapping

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
+from typing import Any
 
 from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
@@ -56,22 +58,44 @@ def test_duplicated_notifications_and_redeliveries_make_one_call(
     assert buckets.document(pair_id) == first
 
 
+def hand_backs(log_file: Path, code: str) -> list[dict[str, Any]]:
+    """The function's "handed back" log lines with ``code``, from its JSON logs."""
+    lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
+    return [
+        line
+        for line in lines
+        if line.get("message") == "handed back for a later attempt" and line.get("code") == code
+    ]
+
+
 def test_both_halves_racing_in_two_invocations_make_one_call(
-    mapping: EventSourceMapping,
+    stack: LocalStack,
     buckets: Buckets,
     emulator: FusionEmulator,
     queues: Queues,
+    tmp_path: Path,
 ) -> None:
-    # The API is slow, so the two workers (one half each) overlap inside the pair; the
-    # loser finds the pair in progress, hands its message back, and later replays the result.
-    emulator.set_faults(Faults(latency_ms=1500))
-    pair_ids = [unique_pair("race") for _ in range(3)]
+    # The race made certain: both halves of each pair are queued before any worker polls, so
+    # the first two receives (one message each, two workers) are the two halves of the first
+    # pair, and the API answers only after 3 s, far longer than the gap between the workers.
+    queues.drain(stack.queue_url)
+    emulator.set_faults(Faults(latency_ms=3000))
+    pair_ids = [unique_pair("race") for _ in range(2)]
     for number, pair_id in enumerate(pair_ids):
         upload_pair(buckets, pair_id, 10 + number)
-    for pair_id in pair_ids:
-        assert buckets.wait_for_document(pair_id)["status"] == "succeeded"
-    stats = settle(emulator, queues)
-    assert (stats["calls"], stats["duplicates"]) == (3, 0)
+    log_file = tmp_path / "function.log"
+    mapping = start_mapping(stack, emulator, concurrency=2, batch_size=1, log_file=log_file)
+    try:
+        for pair_id in pair_ids:
+            assert buckets.wait_for_document(pair_id)["status"] == "succeeded"
+        stats = settle(emulator, queues)
+    finally:
+        mapping.stop()
+    # Then the race happened: a loser found its pair in progress and handed its message back
+    assert hand_backs(log_file, "PAIR_IN_PROGRESS")
+    assert mapping.stats().messages_reported_failed >= 1
+    # and still each pair made exactly one call
+    assert (stats["calls"], stats["duplicates"]) == (2, 0)
 
 
 def test_replacing_an_input_runs_the_pair_again(
