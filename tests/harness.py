@@ -6,17 +6,38 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local_stack.aws import LocalStack, aws_env
+from local_stack.aws import LocalStack, aws_env, provision
 
 API_KEY = "pf-test-key-0123456789abcdef"
+TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 
 
 def unique_pair(label: str = "pair") -> str:
     return f"{label}-{uuid.uuid4().hex[:8]}"
+
+
+def provision_tier(
+    endpoint_url: str,
+    names_prefix: str,
+    *,
+    visibility_timeout: int | None = None,
+    **overrides: str,
+) -> LocalStack:
+    """The template's resources for one test tier, under names of its own (moto keeps its
+    state per process), with the tests' API key in the secret."""
+    return provision(
+        endpoint_url,
+        TEMPLATE,
+        api_key=API_KEY,
+        names_prefix=names_prefix,
+        visibility_timeout=visibility_timeout,
+        overrides=overrides or None,
+    )
 
 
 def function_environment(

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from local_stack.aws import LocalStack, MotoServer, provision
+from local_stack.aws import LocalStack, MotoServer
 from local_stack.emulator import FusionEmulator
-from tests.harness import API_KEY, Buckets, unique_pair
+from tests.harness import Buckets, provision_tier, unique_pair
 from tests.integration import conftest as integration
-from tests.integration.conftest import ROOT, Lambda
+from tests.integration.conftest import Lambda
 
 # The integration tier's fixtures, found by name; `stack` below gives them our resources.
 buckets = integration.buckets
@@ -39,13 +39,7 @@ _PAIRS_PER_BATCH = 20
 
 @pytest.fixture(scope="session")
 def stack(moto: MotoServer) -> LocalStack:
-    return provision(
-        moto.endpoint_url,
-        ROOT / "template.yaml",
-        api_key=API_KEY,
-        names_prefix="corpus",
-        visibility_timeout=1,
-    )
+    return provision_tier(moto.endpoint_url, "corpus", visibility_timeout=1)
 
 
 @dataclass(frozen=True)

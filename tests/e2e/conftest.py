@@ -11,26 +11,23 @@ from typing import Any
 
 import pytest
 
-from local_stack.aws import LocalStack, MotoServer, provision
+from local_stack.aws import LocalStack, MotoServer
 from local_stack.emulator import FusionEmulator
 from local_stack.esm import EventSourceMapping
-from tests.harness import API_KEY, Buckets, function_environment
+from tests.harness import Buckets, function_environment, provision_tier
 from tests.settling import emulator_idle, queue_depth
 
-ROOT = Path(__file__).resolve().parents[2]
 VISIBILITY_TIMEOUT_S = 2
 MAX_RECEIVE_COUNT = 3
 
 
 @pytest.fixture(scope="session")
 def stack(moto: MotoServer) -> LocalStack:
-    return provision(
+    return provision_tier(
         moto.endpoint_url,
-        ROOT / "template.yaml",
-        api_key=API_KEY,
-        names_prefix="e2e",
+        "e2e",
         visibility_timeout=VISIBILITY_TIMEOUT_S,
-        overrides={"MaxReceiveCount": str(MAX_RECEIVE_COUNT)},
+        MaxReceiveCount=str(MAX_RECEIVE_COUNT),
     )
 
 

@@ -8,30 +8,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_stack.aws import LocalStack, MotoServer, provision
+from local_stack.aws import LocalStack, MotoServer
 from local_stack.emulator import FusionEmulator
+from local_stack.esm import messages_to_delete
 from local_stack.lambda_runtime import LambdaContext, sqs_event
 from portrait_fusion import handler
-from tests.harness import API_KEY, Buckets, function_environment
+from tests.harness import Buckets, function_environment, provision_tier
 from tests.settling import emulator_idle, queue_depth
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def stack(moto: MotoServer) -> LocalStack:
-    return provision(
-        moto.endpoint_url,
-        ROOT / "template.yaml",
-        api_key=API_KEY,
-        names_prefix="integration",
-        visibility_timeout=1,
-    )
+    return provision_tier(moto.endpoint_url, "integration", visibility_timeout=1)
 
 
 @pytest.fixture
@@ -96,7 +88,7 @@ class Lambda:
 
     def deliver(self, timeout_s: float = 120.0) -> dict[str, Any]:
         """Hand every queued S3 notification to the handler as one SQS batch, like the event
-        source mapping: messages not reported as failures are deleted."""
+        source mapping: the messages its delete rule is done with are deleted."""
         messages = []
         while True:
             got = self.sqs.receive_message(
@@ -109,9 +101,9 @@ class Lambda:
                 break
             messages.extend(got["Messages"])
         response = self.invoke(sqs_event(messages, queue_arn=self.stack.queue_arn), timeout_s)
-        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        done = messages_to_delete([m["MessageId"] for m in messages], response)
         for message in messages:
-            if message["MessageId"] not in failed:
+            if message["MessageId"] in done:
                 self.sqs.delete_message(
                     QueueUrl=self.stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )

@@ -16,27 +16,24 @@ from typing import Any
 import pytest
 import requests
 
-from local_stack.aws import LocalStack, MotoServer, aws_env, provision
+from local_stack.aws import LocalStack, MotoServer, aws_env
 from local_stack.pair_api import local_pair_api, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
 from ops import catalogue
 from portrait_fusion.preflight import size_limit
 from tests import images
-from tests.harness import API_KEY
+from tests.harness import provision_tier
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "integration-token"
 
 
 @pytest.fixture(scope="module")
 def pair_stack(moto: MotoServer) -> LocalStack:
-    stack = provision(
+    stack = provision_tier(
         moto.endpoint_url,
-        ROOT / "template.yaml",
-        api_key=API_KEY,
-        names_prefix=f"pairs-{uuid.uuid4().hex[:8]}",
+        f"pairs-{uuid.uuid4().hex[:8]}",
         # strict sizes: the upload limit is 4 MB, so a too-large upload stays cheap to send
-        overrides={"AutoFit": "false"},
+        AutoFit="false",
     )
     seed_catalogue(stack)
     return stack
