@@ -46,7 +46,7 @@ ROLES: tuple[Role, Role] = ("target", "template")
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DemoResult:
     """How one pair ended: its result document (None if none came) and the local copies."""
 
     pair: DemoPair
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _verdict(outcomes, log_file)
 
 
-def _verdict(outcomes: Sequence[Outcome], log_file: Path) -> int:
+def _verdict(outcomes: Sequence[DemoResult], log_file: Path) -> int:
     """Say whether every pair ended as expected; the exit status."""
     missing = sum(o.document is None for o in outcomes)
     if missing:
@@ -191,7 +191,7 @@ def _announce(running: RunningStack, startup_s: float) -> str:
 
 def _run_pairs(
     stack: LocalStack, function_env: Mapping[str, str], out: Path, timeout_s: float
-) -> list[Outcome]:
+) -> list[DemoResult]:
     """Upload every pair, wait for the documents and copy them and the results to ``out``."""
     s3: Any = stack.client("s3")
     _upload(s3, stack.input_bucket, function_env["INPUT_PREFIX"])
@@ -222,7 +222,7 @@ def _upload(s3: Any, bucket: str, prefix: str) -> None:
             )
 
 
-def _copy_out(s3: Any, pair: DemoPair, document: dict[str, Any] | None, folder: Path) -> Outcome:
+def _copy_out(s3: Any, pair: DemoPair, document: dict[str, Any] | None, folder: Path) -> DemoResult:
     """Write the document and the result image (if any) into ``folder``, emptied first."""
     shutil.rmtree(folder, ignore_errors=True)  # no leftovers from an earlier run
     folder.mkdir(parents=True)
@@ -234,7 +234,7 @@ def _copy_out(s3: Any, pair: DemoPair, document: dict[str, Any] | None, folder: 
             body = s3.get_object(Bucket=result["bucket"], Key=result["key"])["Body"].read()
             result_file = folder / result["key"].rsplit("/", 1)[-1]
             result_file.write_bytes(body)
-    return Outcome(pair, document, result_file)
+    return DemoResult(pair, document, result_file)
 
 
 def _other(role: Role) -> Role:
@@ -270,7 +270,7 @@ def _wait_for_documents(
 
 
 def _draw(
-    outcomes: Sequence[Outcome], out: Path, api_used: str, docs: Path | None, timeout_s: float
+    outcomes: Sequence[DemoResult], out: Path, api_used: str, docs: Path | None, timeout_s: float
 ) -> None:
     """A contact sheet per pair, the overview, and the README's copy if asked for."""
     sheets = [_sheet(outcome, timeout_s) for outcome in outcomes]
@@ -289,7 +289,7 @@ def _draw(
         contact_sheet.save_png(overview, docs, max_bytes=DOCS_MAX_BYTES)
 
 
-def _sheet(outcome: Outcome, timeout_s: float) -> contact_sheet.Sheet:
+def _sheet(outcome: DemoResult, timeout_s: float) -> contact_sheet.Sheet:
     pair = outcome.pair
     inputs = tuple(
         contact_sheet.Panel(role, pair.image(role).label, pair.image(role).open()) for role in ROLES
@@ -319,7 +319,7 @@ def _sheet(outcome: Outcome, timeout_s: float) -> contact_sheet.Sheet:
     return contact_sheet.Sheet(pair.pair_id, pair.story, status, tone, (*inputs, result_panel))
 
 
-def _status_line(outcome: Outcome) -> str:
+def _status_line(outcome: DemoResult) -> str:
     similarity = outcome.pair.similarity
     sent = "not sent" if similarity is None else str(similarity)
     error = outcome.error
@@ -335,7 +335,7 @@ def _status_line(outcome: Outcome) -> str:
     return "; ".join([f"succeeded, source_similarity {sent}, {attempts}", *adjusted])
 
 
-def _print_summary(outcomes: Sequence[Outcome]) -> None:
+def _print_summary(outcomes: Sequence[DemoResult]) -> None:
     """The table: one row per pair, then notes on inputs the function adjusted."""
     header = ("pair", "outcome", "error code", "API ms", "attempts", "similarity", "expected")
     rows = []

@@ -26,7 +26,7 @@ from local_stack.aws import aws_env, local_client
 from local_stack.lambda_runtime import (
     DEFAULT_HANDLER,
     ExecutionEnvironment,
-    Invocation,
+    InvocationResult,
     sqs_event,
 )
 from local_stack.reserved_concurrency import ReservedConcurrency
@@ -255,7 +255,7 @@ _BATCH_FAILURE_COUNTERS = {
 }
 
 
-def _settle(invocation: Invocation, ids: list[str]) -> tuple[str | None, set[str]]:
+def _settle(invocation: InvocationResult, ids: list[str]) -> tuple[str | None, set[str]]:
     """What Lambda makes of an invocation: the EsmStats counter of a whole-batch failure
     (None when the invocation succeeded) and the ids of the messages to delete."""
     if invocation.status == "success":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local_stack.lambda_runtime import ExecutionEnvironment, Invocation
+from local_stack.lambda_runtime import ExecutionEnvironment, InvocationResult
 
 # Where `up` leaves the running stack's wiring; removed when the stack stops.
 STATE_FILE = Path("out/stack/state.json")
@@ -56,7 +56,7 @@ def localise(event_text: str, input_bucket: str) -> Any:
     return json.loads(event_text.replace(EXAMPLE_INPUT_BUCKET, input_bucket))
 
 
-def invoke(event_file: Path, state: StackState) -> Invocation:
+def invoke(event_file: Path, state: StackState) -> InvocationResult:
     """Run the function once on ``event_file`` with the stack's wiring."""
     event = localise(event_file.read_text(), state.input_bucket)
     environment = ExecutionEnvironment(
@@ -71,7 +71,7 @@ def invoke(event_file: Path, state: StackState) -> Invocation:
         environment.close()
 
 
-def print_invocation(invocation: Invocation) -> int:
+def print_invocation(invocation: InvocationResult) -> int:
     """Print the response (or the error) as the Lambda console does; the exit status."""
     payload = invocation.response if invocation.status == "success" else invocation.error
     print(json.dumps(payload, indent=2, default=str))

@@ -164,7 +164,7 @@ Status = Literal["success", "error", "timeout", "crash"]
 
 
 @dataclass(frozen=True)
-class Invocation:
+class InvocationResult:
     """The outcome of one invocation, as the Lambda service sees it."""
 
     request_id: str
@@ -216,7 +216,7 @@ class ExecutionEnvironment:
         self._conn: Connection | None = None
         self._log_stream_name = ""
 
-    def invoke(self, event: Any) -> Invocation:
+    def invoke(self, event: Any) -> InvocationResult:
         """Run the handler on ``event`` in the worker, starting one if there is none."""
         started = time.perf_counter()
         init_duration_ms = None
@@ -233,7 +233,7 @@ class ExecutionEnvironment:
         )
         invoked = time.perf_counter()
         reply = reply or self._call(event, context)
-        invocation = Invocation(
+        invocation = InvocationResult(
             request_id=context.aws_request_id,
             status=reply.status,
             response=reply.response,
@@ -336,7 +336,7 @@ class ExecutionEnvironment:
         self._conn.close()
         self._process, self._conn = None, None
 
-    def _report(self, invocation: Invocation) -> None:
+    def _report(self, invocation: InvocationResult) -> None:
         """Lambda's ``platform.report`` line, in its JSON log format."""
         metrics: dict[str, Any] = {
             "durationMs": round(invocation.duration_ms, 3),

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from local_stack.lambda_runtime import ExecutionEnvironment, Invocation
+from local_stack.lambda_runtime import ExecutionEnvironment, InvocationResult
 
 THROTTLE_RETRY_S = 0.05
 
@@ -83,7 +83,7 @@ class LocalFunction:
         self._lock = threading.Lock()
         self._async: list[threading.Thread] = []
 
-    def invoke(self, event: Any) -> Invocation:
+    def invoke(self, event: Any) -> InvocationResult:
         """A synchronous invoke: raises :class:`TooManyRequestsError` at the cap."""
         if not self._reserved.try_acquire():
             raise TooManyRequestsError("Rate Exceeded: reserved concurrency reached")
@@ -99,7 +99,7 @@ class LocalFunction:
         self._async.append(thread)
         thread.start()
 
-    def invoke_when_free(self, event: Any) -> Invocation:
+    def invoke_when_free(self, event: Any) -> InvocationResult:
         """An invoke retried while Lambda throttles it, as S3 Batch Operations and Lambda's
         async queue retry one."""
         while True:

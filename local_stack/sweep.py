@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Self
 
 from local_stack.cfn import Template, to_text
-from local_stack.lambda_runtime import ExecutionEnvironment, Invocation
+from local_stack.lambda_runtime import ExecutionEnvironment, InvocationResult
 
 SWEEP_FUNCTION_ID = "PartnerSweepFunction"
 SCHEDULE_EVENT_ID = "PartnerSweepSchedule"
@@ -72,7 +72,7 @@ class SweepTimer:
         self._thread = threading.Thread(target=self._loop, name="partner-sweep", daemon=True)
         self.runs = 0
 
-    def run_once(self) -> Invocation:
+    def run_once(self) -> InvocationResult:
         """Sweep now (also what the timer does); the invocation's outcome."""
         with self._lock:
             invocation = self._environment.invoke({"source": "local.partner-sweep"})

@@ -51,7 +51,7 @@ _CODE_MESSAGES = {
 }
 
 
-class ApiError(Exception):
+class Refusal(Exception):
     """An API error: a published code answers with its status unless `status` overrides it."""
 
     def __init__(self, code: str, message: str = "", status: int | None = None) -> None:
@@ -99,7 +99,7 @@ def success_body(data: dict[str, Any], style: BodyStyle) -> bytes:
     )
 
 
-def error_body(error: ApiError, style: BodyStyle) -> bytes:
+def error_body(error: Refusal, style: BodyStyle) -> bytes:
     """The JSON body of a failed call, old style (numeric `error_code` and all) or new style
     (`request_id`, `log_id` and `error_detail` only)."""
     short = code_message(error.code)

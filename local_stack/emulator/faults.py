@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_stack.emulator.contract import STATUS_OF_CODE, ApiError, BodyStyle
+from local_stack.emulator.contract import STATUS_OF_CODE, BodyStyle, Refusal
 from local_stack.emulator.merge import ResultFormat
 
 OK = "ok"
@@ -41,14 +41,14 @@ OUTCOMES = frozenset({OK}) | SPECIAL_OUTCOMES | frozenset(STATUS_OF_CODE)
 _ANY_CODE = re.compile(r"(?P<code>[A-Z][A-Z0-9_]*)@(?P<status>[45]\d\d)")
 
 
-def injected_error(outcome: str) -> ApiError | None:
+def injected_error(outcome: str) -> Refusal | None:
     """The API error an outcome names (`CODE` or `CODE@STATUS`), or None for other outcomes."""
     if outcome in STATUS_OF_CODE:
-        return ApiError(outcome, "injected by the emulator")
+        return Refusal(outcome, "injected by the emulator")
     named = _ANY_CODE.fullmatch(outcome)
     if named is None:
         return None
-    return ApiError(named["code"], "injected by the emulator", int(named["status"]))
+    return Refusal(named["code"], "injected by the emulator", int(named["status"]))
 
 
 def _is_outcome(outcome: str) -> bool:

@@ -1,4 +1,4 @@
-"""The endpoint's work: a multipart body in, the base64 result image out (or an `ApiError`).
+"""The endpoint's work: a multipart body in, the base64 result image out (or an `Refusal`).
 
 The same bytes always give the same verdict and the same result, so recent results are
 kept: a benchmark that sends one pair again and again then measures its client, not the
@@ -15,7 +15,7 @@ from collections import OrderedDict
 from PIL import Image
 
 from local_stack.emulator import merge
-from local_stack.emulator.contract import ApiError
+from local_stack.emulator.contract import Refusal
 from local_stack.emulator.multipart import MalformedForm, parse_form
 from local_stack.emulator.validation import (
     TARGET_FIELD,
@@ -31,7 +31,7 @@ _CACHED_RESULTS = 8  # a 4095 px result is a few MB of base64: keep only a handf
 def _face(image: Image.Image, field: str) -> merge.Box:
     face = merge.find_face(image)
     if face is None:
-        raise ApiError("ERROR_NO_FACE_IN_FILE", f"no face found in {field}")
+        raise Refusal("ERROR_NO_FACE_IN_FILE", f"no face found in {field}")
     return face
 
 
@@ -45,11 +45,11 @@ class Fusion:
     def run(
         self, content_type: str | None, body: bytes, result_format: merge.ResultFormat
     ) -> tuple[str, Fingerprint]:
-        """The result image as base64 and what was merged; raises the API's `ApiError`."""
+        """The result image as base64 and what was merged; raises the API's `Refusal`."""
         try:
             form = read_form(parse_form(content_type, body))
         except MalformedForm as exc:
-            raise ApiError("ERROR_INVALID_PARAMETER_FORMAT", str(exc)) from exc
+            raise Refusal("ERROR_INVALID_PARAMETER_FORMAT", str(exc)) from exc
         key = (form.fingerprint, result_format)
         with self._lock:
             cached = self._results.get(key)

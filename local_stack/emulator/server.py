@@ -24,7 +24,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from local_stack.emulator import tls as tls_files
-from local_stack.emulator.contract import API_KEY_HEADER, API_PATH, ApiError
+from local_stack.emulator.contract import API_KEY_HEADER, API_PATH, Refusal
 from local_stack.emulator.faults import Faults
 from local_stack.emulator.service import FusionService, Reply
 
@@ -127,11 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except ValueError:  # a bad Content-Length or chunk size: the stream cannot be trusted
             self.close_connection = True
-            self._send(service.reject(ApiError("ERROR_PARAMETERS", "malformed request framing")))
+            self._send(service.reject(Refusal("ERROR_PARAMETERS", "malformed request framing")))
             return
         path = urlsplit(self.path).path
         if body is None:
-            reply = service.reject(ApiError("ERROR_REQUEST_BODY_TOO_LARGE"))
+            reply = service.reject(Refusal("ERROR_REQUEST_BODY_TOO_LARGE"))
         elif method == "POST" and path == API_PATH:
             reply = service.call(
                 self.headers.get(API_KEY_HEADER), self.headers["Content-Type"], body
@@ -139,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif (method, path) in _ADMIN_ROUTES:
             reply = _admin(_ADMIN_ROUTES[method, path], service, body)
         else:
-            reply = service.reject(ApiError("ERROR_AI_NOT_EXISTS", f"no API at {method} {path}"))
+            reply = service.reject(Refusal("ERROR_AI_NOT_EXISTS", f"no API at {method} {path}"))
         self._send(reply)
 
     def _read_body(self) -> bytes | None:

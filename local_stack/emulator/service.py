@@ -16,8 +16,8 @@ from http import HTTPStatus
 from typing import Any
 
 from local_stack.emulator.contract import (
-    ApiError,
     BodyStyle,
+    Refusal,
     error_body,
     success_body,
 )
@@ -116,7 +116,7 @@ class FusionService:
         self.injector.configure(self._initial_faults)
         self._api_keys = self._initial_keys
 
-    def reject(self, error: ApiError) -> Reply:
+    def reject(self, error: Refusal) -> Reply:
         """Answer a call with an API error (and count it); for refusals the server decides."""
         self.ledger.record(error.code)
         return self._error(error)
@@ -126,18 +126,18 @@ class FusionService:
         faults = self.injector.faults
         if not self.ledger.admit(faults.concurrency_cap):
             return self.reject(
-                ApiError("EXCEEDING_LIMITS", f"more than {faults.concurrency_cap} calls in flight")
+                Refusal("EXCEEDING_LIMITS", f"more than {faults.concurrency_cap} calls in flight")
             )
         try:
             self._pause(self.injector.latency_s())
             if api_key not in self._api_keys:
-                return self.reject(ApiError("ERROR_USER_NOT_EXISTS", "unknown API key"))
+                return self.reject(Refusal("ERROR_USER_NOT_EXISTS", "unknown API key"))
             outcome = self.injector.next_outcome()
             try:
                 reply, label = self._answer(outcome, faults, content_type, body)
             except Exception:  # a bug here must look like the API's 500, not a dropped call
                 logger.exception("emulator: call failed")
-                error = ApiError("SERVICE_INTERNAL_ERROR", "the emulator failed")
+                error = Refusal("SERVICE_INTERNAL_ERROR", "the emulator failed")
                 reply, label = self._error(error), error.code
             self.ledger.record(label, billed=reply.status == HTTPStatus.OK)
             return reply
@@ -166,12 +166,12 @@ class FusionService:
     def _fuse(self, content_type: str | None, body: bytes, faults: Faults) -> tuple[Reply, str]:
         try:
             image, fingerprint = self._fusion.run(content_type, body, faults.result_format)
-        except ApiError as exc:
+        except Refusal as exc:
             return self._error(exc), exc.code
         self.ledger.record_merge(fingerprint)
         return Reply(200, success_body({"image": image}, faults.body_style)), OK
 
-    def _error(self, error: ApiError) -> Reply:
+    def _error(self, error: Refusal) -> Reply:
         faults = self.injector.faults
         return Reply(
             error.status, error_body(error, faults.body_style), retry_after=faults.retry_after

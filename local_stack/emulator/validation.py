@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
-from local_stack.emulator.contract import ApiError
+from local_stack.emulator.contract import Refusal
 
 TARGET_FIELD = "image_target"
 TEMPLATE_FIELD = "image_template"
@@ -56,10 +56,10 @@ class FusionForm:
 
 
 def read_form(parts: dict[str, bytes]) -> FusionForm:
-    """Check the form's fields (presence, then similarity); raise `ApiError` on a breach."""
+    """Check the form's fields (presence, then similarity); raise `Refusal` on a breach."""
     missing = [f for f in (TARGET_FIELD, TEMPLATE_FIELD) if f not in parts]
     if missing:
-        raise ApiError("MISSING_PARAMETERS", f"missing field(s): {', '.join(missing)}")
+        raise Refusal("MISSING_PARAMETERS", f"missing field(s): {', '.join(missing)}")
     similarity = parse_similarity(parts.get(SIMILARITY_FIELD))
     return FusionForm(parts[TARGET_FIELD], parts[TEMPLATE_FIELD], similarity)
 
@@ -73,14 +73,14 @@ def parse_similarity(raw: bytes | None) -> float | None:
     except (UnicodeDecodeError, ValueError):
         value = math.nan
     if not 0.0 <= value <= 1.0:  # also refuses NaN
-        raise ApiError(
+        raise Refusal(
             "ERROR_INVALID_PARAMETER",
             f"{SIMILARITY_FIELD} must be a number in [0, 1], got {raw[:32]!r}",
         )
     return value
 
 
-def sniff(data: bytes) -> str | None:
+def image_format_of(data: bytes) -> str | None:
     """The Pillow format name of an accepted image type, judged by magic bytes alone."""
     return next((name for magic, name in _MAGIC if data.startswith(magic)), None)
 
@@ -88,12 +88,12 @@ def sniff(data: bytes) -> str | None:
 def inspect_image(field: str, data: bytes) -> Image.Image:
     """Apply the per-image rules to one uploaded file; return it decoded as RGB."""
     if len(data) > MAX_FILE_BYTES:
-        raise ApiError(
+        raise Refusal(
             "FILE_SIZE_EXCEEDS_LIMIT", f"{field} is {len(data)} bytes; limit {MAX_FILE_BYTES}"
         )
-    image_format = sniff(data)
+    image_format = image_format_of(data)
     if image_format is None:
-        raise ApiError("UNSUPPORTED_FILE_TYPES", f"{field} is not a JPEG, PNG or BMP file")
+        raise Refusal("UNSUPPORTED_FILE_TYPES", f"{field} is not a JPEG, PNG or BMP file")
     try:
         image = Image.open(io.BytesIO(data), formats=[image_format])
         # An oversized image is refused on its header alone: decoding it is the costly
@@ -101,19 +101,19 @@ def inspect_image(field: str, data: bytes) -> Image.Image:
         if max(image.size) < MAX_SIDE_EXCLUSIVE:
             image.load()
     except Image.DecompressionBombError as exc:  # the header claims an absurd size
-        raise ApiError(
+        raise Refusal(
             "FILE_RESOLUTION_EXCEEDS_LIMITS", f"{field} claims an oversized resolution"
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:  # Pillow's ways of saying "corrupt"
-        raise ApiError("FILE_DECODING_FAILURE", f"{field} cannot be decoded") from exc
+        raise Refusal("FILE_DECODING_FAILURE", f"{field} cannot be decoded") from exc
     width, height = image.size
     if min(width, height) <= MIN_SIDE_EXCLUSIVE[field]:
-        raise ApiError(
+        raise Refusal(
             "ERROR_LOW_RESOLUTION",
             f"{field} is {width}x{height}; each side must exceed {MIN_SIDE_EXCLUSIVE[field]} px",
         )
     if max(width, height) >= MAX_SIDE_EXCLUSIVE:
-        raise ApiError(
+        raise Refusal(
             "FILE_RESOLUTION_EXCEEDS_LIMITS",
             f"{field} is {width}x{height}; each side must be below {MAX_SIDE_EXCLUSIVE} px",
         )
@@ -122,7 +122,7 @@ def inspect_image(field: str, data: bytes) -> Image.Image:
     rgb = image.convert("RGB")
     # The documentation refuses black-and-white images for `image_target` only.
     if field == TARGET_FIELD and (image.mode in _GRAY_MODES or is_grey(rgb)):
-        raise ApiError("ERROR_UNSUPPORTED_GRAYSCALE_IMAGE", f"{field} is a black-and-white image")
+        raise Refusal("ERROR_UNSUPPORTED_GRAYSCALE_IMAGE", f"{field} is a black-and-white image")
     return rgb
 
 

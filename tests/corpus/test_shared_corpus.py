@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.emulator.contract import STATUS_OF_CODE, ApiError
+from local_stack.emulator.contract import STATUS_OF_CODE, Refusal
 from local_stack.emulator.validation import TARGET_FIELD, TEMPLATE_FIELD, inspect_image
 from portrait_fusion.errors import PreflightError
 from portrait_fusion.pairing import Role
@@ -48,7 +48,7 @@ def test_each_file_is_sent_as_the_api_takes_it_or_refused_with_a_documented_code
     assert prepared.info.format.name in {"JPEG", "PNG", "BMP"}
     try:
         inspect_image(FIELD[role], prepared.data)  # the API's own file rules, as published
-    except ApiError as refused:
+    except Refusal as refused:
         pytest.fail(f"sent {prepared.info}, which the API refuses: {refused.code}")
 
 

@@ -10,7 +10,12 @@ import pytest
 
 from local_stack.aws import MotoServer, local_client, start_moto
 from local_stack.esm import EventSourceMapping
-from tests.local_stack.support import HANDLER, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_S, Queues
+from tests.local_stack.support import (
+    HANDLER,
+    MAX_RECEIVE_COUNT,
+    VISIBILITY_TIMEOUT_S,
+    ScratchQueues,
+)
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +25,7 @@ def moto() -> Iterator[MotoServer]:
 
 
 @pytest.fixture
-def queues(moto: MotoServer) -> Queues:
+def queues(moto: MotoServer) -> ScratchQueues:
     sqs = local_client("sqs", moto.endpoint_url)
     name = f"esm-{uuid.uuid4().hex[:12]}"
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
@@ -35,7 +40,7 @@ def queues(moto: MotoServer) -> Queues:
             "RedrivePolicy": json.dumps(redrive),
         },
     )["QueueUrl"]
-    return Queues(sqs, url, dlq_url)
+    return ScratchQueues(sqs, url, dlq_url)
 
 
 @pytest.fixture
@@ -45,7 +50,7 @@ def calls_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def start_esm(
-    moto: MotoServer, queues: Queues, calls_file: Path
+    moto: MotoServer, queues: ScratchQueues, calls_file: Path
 ) -> Iterator[Callable[..., EventSourceMapping]]:
     """Start a mapping from ``queues.url`` to the test handler; stopped at teardown."""
     started: list[EventSourceMapping] = []

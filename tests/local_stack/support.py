@@ -17,7 +17,7 @@ MAX_RECEIVE_COUNT = 2
 
 
 @dataclass(frozen=True)
-class Queues:
+class ScratchQueues:
     """A queue with a 1 s visibility timeout whose messages go to ``dlq_url`` on the
     second failed delivery."""
 

@@ -9,7 +9,7 @@ import pytest
 
 from local_stack.aws import MotoServer
 from local_stack.esm import EventSourceMapping, InvalidBatchResponse, messages_to_delete
-from tests.local_stack.support import MAX_RECEIVE_COUNT, Queues, eventually, read_calls
+from tests.local_stack.support import MAX_RECEIVE_COUNT, ScratchQueues, eventually, read_calls
 
 StartEsm = Callable[..., EventSourceMapping]
 
@@ -29,13 +29,13 @@ def deliveries(calls_file: Path, body: str) -> list[str]:
     ]
 
 
-def dlq_bodies(queues: Queues) -> list[str]:
+def dlq_bodies(queues: ScratchQueues) -> list[str]:
     response = queues.sqs.receive_message(QueueUrl=queues.dlq_url, MaxNumberOfMessages=10)
     return [m["Body"] for m in response.get("Messages", [])]
 
 
 def test_succeeded_messages_are_deleted_after_an_event_shaped_like_lambdas(
-    start_esm: StartEsm, queues: Queues, calls_file: Path, moto: MotoServer
+    start_esm: StartEsm, queues: ScratchQueues, calls_file: Path, moto: MotoServer
 ) -> None:
     # Given a message with an attribute on the queue
     queues.sqs.send_message(
@@ -75,7 +75,7 @@ def test_succeeded_messages_are_deleted_after_an_event_shaped_like_lambdas(
 
 
 def test_reported_failures_come_back_and_end_in_the_dlq(
-    start_esm: StartEsm, queues: Queues, calls_file: Path
+    start_esm: StartEsm, queues: ScratchQueues, calls_file: Path
 ) -> None:
     # Given one message the handler succeeds on and one it reports as failed, in one batch
     queues.send("ok", "fail")
@@ -96,7 +96,7 @@ def test_reported_failures_come_back_and_end_in_the_dlq(
     [("raise", "invocation_errors"), ("bogus", "invocation_errors"), ("exit", "worker_crashes")],
 )
 def test_a_failed_batch_deletes_nothing(
-    start_esm: StartEsm, queues: Queues, calls_file: Path, body: str, counter: str
+    start_esm: StartEsm, queues: ScratchQueues, calls_file: Path, body: str, counter: str
 ) -> None:
     # Given a batch whose invocation fails as a whole (exception, invalid response, crash)
     queues.send(body, "ok")
@@ -112,7 +112,7 @@ def test_a_failed_batch_deletes_nothing(
 
 
 def test_a_timed_out_worker_is_replaced_and_the_message_returns(
-    start_esm: StartEsm, queues: Queues, calls_file: Path
+    start_esm: StartEsm, queues: ScratchQueues, calls_file: Path
 ) -> None:
     # Given a message the handler sleeps on past the timeout on its first delivery only
     queues.send("sleep-once:5")
@@ -127,7 +127,7 @@ def test_a_timed_out_worker_is_replaced_and_the_message_returns(
 
 
 def test_concurrency_n_runs_n_invocations_at_once_and_no_more(
-    start_esm: StartEsm, queues: Queues, calls_file: Path
+    start_esm: StartEsm, queues: ScratchQueues, calls_file: Path
 ) -> None:
     # Given twice as many slow messages as workers
     concurrency = 3
@@ -148,7 +148,7 @@ def test_concurrency_n_runs_n_invocations_at_once_and_no_more(
 
 
 def test_remaining_time_counts_down_from_the_function_timeout(
-    start_esm: StartEsm, queues: Queues, calls_file: Path
+    start_esm: StartEsm, queues: ScratchQueues, calls_file: Path
 ) -> None:
     # Given a handler call that takes 0.3 s
     queues.send("sleep:0.3")
