@@ -15,8 +15,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +29,7 @@ from local_stack.lambda_runtime import (
     sqs_event,
 )
 from local_stack.reserved_concurrency import ReservedConcurrency
+from local_stack.running import Running
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class EsmStats:
     worker_crashes: int = 0
 
 
-class EventSourceMapping:
+class EventSourceMapping(Running):
     """Poll ``queue_url`` and invoke ``handler`` with SQS batches in worker processes.
 
     ``env`` is the function's environment (``LocalStack.function_env`` plus local
@@ -167,18 +167,6 @@ class EventSourceMapping:
         """A snapshot of the counters."""
         with self._lock:
             return EsmStats(**vars(self._stats))
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _poll(self, environment: ExecutionEnvironment) -> None:
         try:

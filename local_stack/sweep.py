@@ -9,11 +9,10 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from local_stack.cfn import Template, to_text
 from local_stack.lambda_runtime import ExecutionEnvironment, InvocationResult
+from local_stack.running import Running
 
 SWEEP_FUNCTION_ID = "PartnerSweepFunction"
 SCHEDULE_EVENT_ID = "PartnerSweepSchedule"
@@ -44,7 +43,7 @@ def sweep_function(template: Template) -> SweepFunction:
     )
 
 
-class SweepTimer:
+class SweepTimer(Running):
     """Invokes the sweep every ``interval_s`` seconds in a worker process; a context manager.
 
     ``env`` is the sweep's environment (the function's, which holds every variable it reads).
@@ -93,15 +92,3 @@ class SweepTimer:
     def _loop(self) -> None:
         while not self._stopping.wait(self.interval_s):
             self.run_once()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from local_stack.emulator import tls as tls_files
 from local_stack.emulator.contract import API_KEY_HEADER, API_PATH, Refusal
 from local_stack.emulator.faults import Faults
 from local_stack.emulator.service import FusionService, Reply
+from local_stack.running import Running
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ def _admin(action: AdminAction, service: FusionService, body: bytes) -> Reply:
     return Reply(200, json.dumps(result).encode())
 
 
-class FusionEmulator:
+class FusionEmulator(Running):
     """A running face-fusion API on 127.0.0.1; `with FusionEmulator(...) as emu:` or start/stop.
 
     `tls=True` serves HTTPS with a certificate made at start; point `REQUESTS_CA_BUNDLE`
@@ -299,17 +299,6 @@ class FusionEmulator:
         if self._workdir is not None:
             self._workdir.cleanup()
         self._server = self._thread = self._workdir = self._ca_bundle = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _running(self) -> _Server:
         if self._server is None:
