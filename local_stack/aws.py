@@ -13,8 +13,7 @@ import logging
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -22,6 +21,7 @@ from moto.server import ThreadedMotoServer
 from local_stack.account import ACCOUNT_ID, REGION
 from local_stack.cfn import Template, TemplateError, is_true, to_text
 from local_stack.event_bus import subscribe_queue
+from local_stack.running import Stopping
 from local_stack.sweep import SweepFunction, sweep_function
 
 DUMMY_CREDENTIALS = {
@@ -75,7 +75,7 @@ def local_client(service: str, endpoint_url: str, region: str = REGION, **option
     return session.client(service, endpoint_url=endpoint_url, **options)  # type: ignore[call-overload]
 
 
-class MotoServer:
+class MotoServer(Stopping):
     """moto's threaded server on 127.0.0.1; a context manager.
 
     moto keeps its state per process, not per server: two servers in one process share
@@ -98,17 +98,6 @@ class MotoServer:
     def stop(self) -> None:
         """Shut the server down and close its socket."""
         self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def start_moto(port: int = 0) -> MotoServer:

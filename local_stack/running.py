@@ -7,19 +7,14 @@ from types import TracebackType
 from typing import Self
 
 
-class Running(ABC):
-    """A part used as ``with part:``: started on entry, stopped on exit (also on an error)."""
-
-    @abstractmethod
-    def start(self) -> object:
-        """Begin running in the background."""
+class Stopping(ABC):
+    """A part already running, used as ``with part:`` to stop it on exit (also on an error)."""
 
     @abstractmethod
     def stop(self) -> None:
-        """Stop and release what ``start`` took."""
+        """Stop and release what starting took."""
 
     def __enter__(self) -> Self:
-        self.start()
         return self
 
     def __exit__(
@@ -29,3 +24,15 @@ class Running(ABC):
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class Running(Stopping):
+    """A part used as ``with part:``: started on entry, stopped on exit (also on an error)."""
+
+    @abstractmethod
+    def start(self) -> object:
+        """Begin running in the background."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
