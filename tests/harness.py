@@ -40,6 +40,22 @@ def provision_tier(
     )
 
 
+def s3_notification(stack: LocalStack, key: str) -> dict[str, Any]:
+    """The S3 notification of an upload to the input bucket, as S3 sends it (``key`` needs
+    no encoding: letters, digits, `-`, `.` and `/`)."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "awsRegion": stack.region,
+                "s3": {"bucket": {"name": stack.input_bucket}, "object": {"key": key}},
+            }
+        ]
+    }
+
+
 def function_environment(
     stack: LocalStack, api_url: str, ca_bundle: str | None, **overrides: str
 ) -> dict[str, str]:

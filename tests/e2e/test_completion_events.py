@@ -17,7 +17,7 @@ from local_stack.sweep import SweepTimer
 from tests import images
 from tests.completion import EventLog, assert_valid_event
 from tests.e2e.conftest import Queues, settle, start_mapping
-from tests.harness import API_KEY, Buckets, function_environment, unique_pair
+from tests.harness import API_KEY, Buckets, function_environment, s3_notification, unique_pair
 
 # Seconds, as the tests run them: a lone half is overdue after 1.2 s, swept every 0.5 s.
 PARTNER_TIMEOUT_MINUTES = "0.02"
@@ -80,7 +80,8 @@ def test_every_terminal_outcome_is_one_event_and_a_lone_half_expires_then_comple
     # S3 delivers at least once: the merged pair's notification again is a replay
     calls = settle(emulator, queues)["calls"]
     queues.sqs.send_message(
-        QueueUrl=stack.queue_url, MessageBody=json.dumps(_notification(stack, merged))
+        QueueUrl=stack.queue_url,
+        MessageBody=json.dumps(s3_notification(stack, f"incoming/{merged}/target.jpg")),
     )
     assert settle(emulator, queues)["calls"] == calls
 
@@ -95,21 +96,3 @@ def test_every_terminal_outcome_is_one_event_and_a_lone_half_expires_then_comple
     # Nothing more: one event per outcome, none for the expired half swept again
     assert [len(event_log.for_pair(p)) for p in (merged, rejected, lonely)] == [1, 1, 2]
     assert all(API_KEY not in body for body in event_log.raw_bodies)
-
-
-def _notification(stack: LocalStack, pair_id: str) -> dict[str, Any]:
-    """The S3 notification of a pair's target upload, as S3 sends it."""
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "awsRegion": stack.region,
-                "s3": {
-                    "bucket": {"name": stack.input_bucket},
-                    "object": {"key": f"incoming/{pair_id}/target.jpg"},
-                },
-            }
-        ]
-    }

@@ -14,7 +14,7 @@ from local_stack.esm import EventSourceMapping
 from ops.redrive import redrive
 from tests import images
 from tests.e2e.conftest import Queues, settle, start_mapping
-from tests.harness import Buckets, unique_pair
+from tests.harness import Buckets, s3_notification, unique_pair
 
 
 def upload_pair(buckets: Buckets, pair_id: str, variant: int = 0) -> None:
@@ -35,20 +35,7 @@ def test_duplicated_notifications_and_redeliveries_make_one_call(
     settle(emulator, queues)
     # S3 delivers at least once: send each notification again, twice
     notifications = [
-        {
-            "Records": [
-                {
-                    "eventVersion": "2.1",
-                    "eventSource": "aws:s3",
-                    "eventName": "ObjectCreated:Put",
-                    "awsRegion": stack.region,
-                    "s3": {
-                        "bucket": {"name": stack.input_bucket},
-                        "object": {"key": f"incoming/{pair_id}/{role}.{ext}"},
-                    },
-                }
-            ]
-        }
+        s3_notification(stack, f"incoming/{pair_id}/{role}.{ext}")
         for role, ext in (("target", "jpg"), ("template", "png"))
     ]
     for body in notifications * 2:
