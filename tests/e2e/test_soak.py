@@ -79,7 +79,9 @@ def test_soak_accounts_for_every_pair(
             for role, data in halves if number % 2 else reversed(halves):
                 buckets.upload(pair_id, role, data)
             expected[pair_id] = kind
-        outcomes = _wait_for_outcomes(buckets, queues, stack, expected, started + 60 + PAIRS)
+        # Generous: the loop ends as soon as every pair is accounted for; the margin is for a
+        # loaded machine, where handed-back pairs take several rounds of backoff.
+        outcomes = _wait_for_outcomes(buckets, queues, stack, expected, started + 120 + 2 * PAIRS)
     finally:
         mapping.stop()
     elapsed = time.monotonic() - started
@@ -117,9 +119,17 @@ def test_soak_accounts_for_every_pair(
     assert tally["succeeded"] + tally["failed"] + tally["dlq"] == PAIRS
     assert stats["duplicates"] == 0
     for pair_id, kind in expected.items():
-        if outcomes[pair_id] != "dlq":
-            wanted = "succeeded" if kind == "ok" else "failed"
-            assert outcomes[pair_id] == wanted, (pair_id, outcomes[pair_id])
+        if outcomes[pair_id] == "dlq":
+            continue
+        if kind == "ok" and outcomes[pair_id] == "failed":
+            # The one way a good pair may fail here: the injected faults gave it two billed
+            # answers without an image, the paid-call bound (see the README's Paid calls).
+            document = buckets.document(pair_id) or {}
+            assert document["error"]["code"] == "INVALID_RESPONSE", (pair_id, document["error"])
+            assert len(document["api"]["unusable_request_ids"]) == 2, (pair_id, document["api"])
+            continue
+        wanted = "succeeded" if kind == "ok" else "failed"
+        assert outcomes[pair_id] == wanted, (pair_id, outcomes[pair_id])
     assert (
         stats["by_outcome"].get("EXCEEDING_LIMITS", 0)
         + sum(stats["by_outcome"].get(code, 0) for code in TRANSIENT_FAULTS)
