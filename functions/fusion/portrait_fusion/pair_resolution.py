@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from portrait_fusion.errors import FusionError, InvalidEventError
 from portrait_fusion.invocation import Invocation
 from portrait_fusion.observability import count, logger
@@ -13,49 +15,43 @@ from portrait_fusion.result_document import PairRecord
 from portrait_fusion.storage import ObjectRef
 
 
+@dataclass(frozen=True)
 class PairResolver:
     """Finds the pair an uploaded object belongs to, by listing its partner."""
 
-    def __init__(
-        self,
-        naming: PairNaming,
-        storage: Storage,
-        outputs: OutputWriter,
-        pending: PartnerRegister | None,
-    ) -> None:
-        self._naming = naming
-        self._storage = storage
-        self._outputs = outputs
-        self._pending = pending
+    naming: PairNaming
+    storage: Storage
+    outputs: OutputWriter
+    pending: PartnerRegister | None
 
     def from_object(
         self, ref: ObjectRef, invocation: Invocation, similarity: object | None = None
     ) -> PairRequest | Outcome:
         """The pair `ref` completes; else the outcome of an object that completes none
         (skipped, a lone half waiting, or an ambiguous pair recorded as failed)."""
-        half = self._naming.parse(ref.key)
+        half = self.naming.parse(ref.key)
         if half is None:
             count("ObjectsSkipped")
             # INFO, not DEBUG: a misspelled role (`templat.png`) must leave a trace.
             logger.info(
                 "skipped: key does not match PAIR_PATTERN",
-                extra={"key": ref.key, "pair_pattern": self._naming.pattern},
+                extra={"key": ref.key, "pair_pattern": self.naming.pattern},
             )
             return Outcome(Status.SKIPPED, detail=f"{ref.key!r} does not match PAIR_PATTERN")
         logger.thread_safe_append_keys(pair_id=half.pair_id)
-        keys = self._storage.list_keys(ref.bucket, half.listing_prefix)
+        keys = self.storage.list_keys(ref.bucket, half.listing_prefix)
         try:
-            pair = self._naming.assemble(half.pair_id, keys)
+            pair = self.naming.assemble(half.pair_id, keys)
         except FusionError as exc:
-            return self._outputs.failed(_record_for(half, ref, invocation), exc)
+            return self.outputs.failed(_record_for(half, ref, invocation), exc)
         if pair is None:
             count("LoneHalves")
             logger.info(
                 "lone half: waiting for its partner",
                 extra={"role": half.role.value, "key": ref.key},
             )
-            if self._pending is not None:
-                self._pending.record(half, ref)
+            if self.pending is not None:
+                self.pending.record(half, ref)
             return Outcome(
                 Status.WAITING, half.pair_id, detail=f"waiting for the {half.role.partner.value}"
             )
@@ -67,8 +63,8 @@ class PairResolver:
         """A half of the one pair under `s3://bucket/prefix`; refuses none or several."""
         halves = [
             half
-            for key in self._storage.list_keys(bucket, prefix)
-            if (half := self._naming.parse(key)) is not None
+            for key in self.storage.list_keys(bucket, prefix)
+            if (half := self.naming.parse(key)) is not None
         ]
         pair_ids = sorted({half.pair_id for half in halves})
         if len(pair_ids) != 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from portrait_fusion import preflight
@@ -36,27 +37,17 @@ T = TypeVar("T")
 OUTPUT_RESERVE_SECONDS = 3.0
 
 
+@dataclass(frozen=True)
 class PairRun:
     """Runs a complete pair at most once per pair version (the idempotency guard's job)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        storage: Storage,
-        api: FusionApi,
-        *,
-        guard: IdempotencyGuard,
-        executor: ThreadPoolExecutor,
-        outputs: OutputWriter,
-        reuse: ResultReuse | None,
-    ) -> None:
-        self._settings = settings
-        self._storage = storage
-        self._api = api
-        self._guard = guard
-        self._executor = executor
-        self._outputs = outputs
-        self._reuse = reuse
+    settings: Settings
+    storage: Storage
+    api: FusionApi
+    guard: IdempotencyGuard
+    executor: ThreadPoolExecutor
+    outputs: OutputWriter
+    reuse: ResultReuse | None
 
     def run(self, request: PairRequest, invocation: Invocation) -> Outcome:
         """Process a complete pair; return its document, raise what should be retried."""
@@ -67,11 +58,11 @@ class PairRun:
         except FusionError as exc:
             if exc.disposition is not Disposition.FAIL:
                 raise
-            return self._outputs.failed(record, exc)
+            return self.outputs.failed(record, exc)
         # Preflight runs while the idempotency record is written; its verdict is taken (and
         # a rejection recorded) inside the guarded work, as if it had run there.
-        with self._in_background(lambda: prepare_uploads(record, inputs, self._settings)) as ready:
-            guarded = self._guard.run(
+        with self._in_background(lambda: prepare_uploads(record, inputs, self.settings)) as ready:
+            guarded = self.guard.run(
                 idempotency_key(record), lambda: self._merge(record, ready.result, invocation)
             )
         if guarded.replayed:
@@ -92,7 +83,7 @@ class PairRun:
         record.heads = {"target": inputs.target.head, "template": inputs.template.head}
         metadata = inputs.target.head.metadata, inputs.template.head.metadata
         record.source_similarity = resolve_similarity(
-            request.similarity, *metadata, self._settings.default_source_similarity
+            request.similarity, *metadata, self.settings.default_source_similarity
         )
         record.correlation_id = correlation_id(*metadata)
         return inputs
@@ -108,18 +99,18 @@ class PairRun:
         try:
             target, template = prepared()
             reuse_key = fingerprint(target, template, record.source_similarity)
-            if self._reuse is not None and (earlier := self._reuse.find(reuse_key)):
+            if self.reuse is not None and (earlier := self.reuse.find(reuse_key)):
                 with timed(record, "output"):
-                    document = self._outputs.copied(record, earlier)
+                    document = self.outputs.copied(record, earlier)
                 count("PairsReused")
                 count("PairsSucceeded")
                 logger.info(
                     "identical request: result re-used", extra={"reused_from": earlier.pair_id}
                 )
                 return document
-            tenant = tenant_of(self._settings.pair_pattern, record.target.key)
+            tenant = tenant_of(self.settings.pair_pattern, record.target.key)
             with timed(record, "api"), calls_for(tenant):
-                result = self._api.merge(
+                result = self.api.merge(
                     target,
                     template,
                     record.source_similarity,
@@ -136,14 +127,14 @@ class PairRun:
             measure("ApiLatency", result.latency_ms, unit="Milliseconds")
             count("ApiAttempts", result.attempts)
             with timed(record, "output"):
-                document = self._outputs.succeeded(record, result)
+                document = self.outputs.succeeded(record, result)
         except FusionError as exc:
             if exc.disposition is not Disposition.FAIL:
                 count_failure("PairsHandedBack", exc.code)
                 raise
-            return self._outputs.failed(record, exc).document or {}
-        if self._reuse is not None and record.result is not None:
-            self._reuse.remember(reuse_key, record.pair_id, record.result)
+            return self.outputs.failed(record, exc).document or {}
+        if self.reuse is not None and record.result is not None:
+            self.reuse.remember(reuse_key, record.pair_id, record.result)
         count("PairsSucceeded")
         logger.info(
             "pair merged", extra={"result_key": document["result"]["key"], "api": record.api}
@@ -151,13 +142,13 @@ class PairRun:
         return document
 
     def _fetch(self, ref: ObjectRef) -> StoredObject:
-        return self._storage.fetch(ref, preflight.size_limit(auto_fit=self._settings.auto_fit))
+        return self.storage.fetch(ref, preflight.size_limit(auto_fit=self.settings.auto_fit))
 
     @contextmanager
     def _in_background(self, work: Callable[[], T]) -> Iterator[Future[T]]:
         """`work` on the pool for the block's duration; cancelled if the block never needed
         it (a replay, or a pair in progress elsewhere)."""
-        future = self._executor.submit(work)
+        future = self.executor.submit(work)
         try:
             yield future
         finally:

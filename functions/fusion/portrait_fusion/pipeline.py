@@ -47,9 +47,7 @@ class Pipeline:
         self.naming = PairNaming(settings.pair_pattern)
         outputs = OutputWriter(settings, storage, self.naming, events or NoEvents())
         self._resolver = PairResolver(self.naming, storage, outputs, pending)
-        self._run = PairRun(
-            settings, storage, api, guard=guard, executor=executor, outputs=outputs, reuse=reuse
-        )
+        self._run = PairRun(settings, storage, api, guard, executor, outputs, reuse)
 
     def on_object(
         self, ref: ObjectRef, invocation: Invocation, similarity: object | None = None
