@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from portrait_fusion.entrypoints import MIN_SECONDS_TO_START, EntryPoints
-from portrait_fusion.errors import InvalidEventError
+from portrait_fusion.errors import InvalidEventError, PairInProgressError
 from portrait_fusion.hand_back import HandBack
 from portrait_fusion.key_resolution import KeyResolver
 from portrait_fusion.visibility import QueueLimits, VisibilityPolicy
@@ -136,3 +136,43 @@ def test_an_ad_hoc_request_that_names_no_pair_says_what_is_wrong(
     with pytest.raises(InvalidEventError, match=message):
         _entrypoints(w, FakeQueues()).handle(event, invocation())
     assert w.api.calls == []
+
+
+def _batch(*keys: str) -> dict[str, Any]:
+    return {
+        "invocationSchemaVersion": "2.0",
+        "invocationId": "inv-1",
+        "job": {"id": "job-1", "userArguments": {}},
+        "tasks": [
+            {"taskId": f"t{n}", "s3Bucket": "in", "s3Key": key, "s3VersionId": None}
+            for n, key in enumerate(keys)
+        ],
+    }
+
+
+def test_batch_operations_tasks_end_as_success_temporary_or_permanent_failure() -> None:
+    w = world()
+    _pair(w, "p1")
+    _pair(w, "p2")
+    event = _batch("incoming/p1/target.jpg", "incoming/gone/target.jpg")
+    answer = _entrypoints(w, FakeQueues()).handle(event, invocation())
+    codes = [(r["taskId"], r["resultCode"]) for r in answer["results"]]
+    assert codes == [("t0", "Succeeded"), ("t1", "PermanentFailure")]
+    assert answer["results"][1]["resultString"].startswith("INPUT_NOT_FOUND")
+    w.guard.in_progress = True
+    (busy,) = _entrypoints(w, FakeQueues()).handle(_batch("incoming/p2/target.jpg"), invocation())[
+        "results"
+    ]
+    assert busy["resultCode"] == "TemporaryFailure"
+
+
+def test_an_async_s3_event_raises_what_should_be_retried() -> None:
+    w = world()
+    _pair(w, "p1")
+    w.guard.in_progress = True
+    event = json.loads(_message("m1", "incoming/p1/target.jpg")["body"])
+    with pytest.raises(PairInProgressError):
+        _entrypoints(w, FakeQueues()).handle(event, invocation())
+    w.guard.in_progress = False
+    answer = _entrypoints(w, FakeQueues()).handle(event, invocation())
+    assert answer["outcomes"][0]["status"] == "succeeded"
