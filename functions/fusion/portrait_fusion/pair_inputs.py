@@ -26,9 +26,15 @@ class Inputs:
         return {Role.TARGET: self.target, Role.TEMPLATE: self.template}
 
 
-def prepare_uploads(
-    record: PairRecord, inputs: Inputs, settings: Settings
-) -> tuple[Upload, Upload]:
+@dataclass(frozen=True)
+class Uploads:
+    """What the API is sent for a pair: both inputs after preflight (and auto-fit)."""
+
+    target: Upload
+    template: Upload
+
+
+def prepare_uploads(record: PairRecord, inputs: Inputs, settings: Settings) -> Uploads:
     """Preflight both inputs (raising the first rejection); note what is sent in `record`."""
     stored = inputs.by_role()
     for role, obj in stored.items():
@@ -46,7 +52,7 @@ def prepare_uploads(
             record.adjustments[role.value] = image.adjustment
         fmt = image.info.format
         uploads[role] = Upload(f"{role.value}.{fmt.extension}", image.data, fmt.content_type)
-    return uploads[Role.TARGET], uploads[Role.TEMPLATE]
+    return Uploads(uploads[Role.TARGET], uploads[Role.TEMPLATE])
 
 
 def idempotency_key(record: PairRecord) -> dict[str, Any]:

@@ -16,14 +16,13 @@ from portrait_fusion import preflight
 from portrait_fusion.call_budget import calls_for, tenant_of
 from portrait_fusion.correlation import correlation_id
 from portrait_fusion.errors import Disposition, FusionError
-from portrait_fusion.fusion_api import Upload
 from portrait_fusion.idempotency import IdempotencyGuard
 from portrait_fusion.invocation import Invocation
 from portrait_fusion.observability import count, count_failure, logger, measure
 from portrait_fusion.outcome import Outcome, PairRequest
 from portrait_fusion.outputs import OutputWriter
 from portrait_fusion.paid_calls import pair_key_of
-from portrait_fusion.pair_inputs import Inputs, idempotency_key, prepare_uploads, timed
+from portrait_fusion.pair_inputs import Inputs, Uploads, idempotency_key, prepare_uploads, timed
 from portrait_fusion.ports import FusionApi, Storage
 from portrait_fusion.result_document import PairRecord
 from portrait_fusion.reuse import ResultReuse, fingerprint
@@ -91,14 +90,14 @@ class PairRun:
     def _merge(
         self,
         record: PairRecord,
-        prepared: Callable[[], tuple[Upload, Upload]],
+        prepared: Callable[[], Uploads],
         invocation: Invocation,
     ) -> dict[str, Any]:
         """Take the preflight's verdict, call the API (or re-use an identical request's
         result), write the outputs: returns the document (either status)."""
         try:
-            target, template = prepared()
-            reuse_key = fingerprint(target, template, record.source_similarity)
+            uploads = prepared()
+            reuse_key = fingerprint(uploads.target, uploads.template, record.source_similarity)
             if self.reuse is not None and (earlier := self.reuse.find(reuse_key)):
                 with timed(record, "output"):
                     document = self.outputs.copied(record, earlier)
@@ -111,8 +110,8 @@ class PairRun:
             tenant = tenant_of(self.settings.pair_pattern, record.target.key)
             with timed(record, "api"), calls_for(tenant):
                 result = self.api.merge(
-                    target,
-                    template,
+                    uploads.target,
+                    uploads.template,
                     record.source_similarity,
                     seconds_left=lambda: invocation.seconds_left() - OUTPUT_RESERVE_SECONDS,
                     pair_key=pair_key_of(idempotency_key(record)),
