@@ -56,7 +56,7 @@ class Environment:
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         context = LambdaContext.create(timeout_s=120)
-        self.app.once.register_context(context)
+        self.app.guard.register_context(context)
         invocation = Invocation(
             FunctionInfo(context.function_name, "$LATEST", context.aws_request_id),
             seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,

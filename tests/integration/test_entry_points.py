@@ -184,6 +184,23 @@ def test_every_replay_of_a_finished_pair_makes_no_second_call(
     assert second["inputs"]["target"]["etag"] != first["inputs"]["target"]["etag"]  # type: ignore[index]
 
 
+def test_a_replay_is_told_from_a_fresh_run_by_the_idempotency_guard(
+    function: Any, buckets: Buckets, stack: LocalStack, capfd: pytest.CaptureFixture[str]
+) -> None:
+    pair_id = unique_pair()
+    upload_pair(buckets, pair_id)
+    request = {"pair": f"s3://{stack.input_bucket}/incoming/{pair_id}/"}
+    function.invoke(request)
+    fresh = capfd.readouterr().out
+    function.invoke(request)
+    replay = capfd.readouterr().out
+    # The invocation's EMF metrics (stdout) say which run called the API.
+    assert "PairsSucceeded" in fresh
+    assert "PairsReplayed" not in fresh
+    assert "PairsReplayed" in replay
+    assert "ApiAttempts" not in replay
+
+
 def test_a_different_similarity_is_a_different_job(
     function: Any, buckets: Buckets, stack: LocalStack, emulator: FusionEmulator
 ) -> None:

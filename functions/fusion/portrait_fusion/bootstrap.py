@@ -20,7 +20,7 @@ from portrait_fusion.completion_events import EventBridgePublisher, EventPublish
 from portrait_fusion.entrypoints import EntryPoints
 from portrait_fusion.fusion_api import FusionApiClient, new_session
 from portrait_fusion.hand_back import HandBack, SqsQueues
-from portrait_fusion.idempotency import OnceGuard
+from portrait_fusion.idempotency import GuardedRun, IdempotencyGuard
 from portrait_fusion.key_resolution import KeyResolver
 from portrait_fusion.paid_calls import DynamoDBPaidCallMarks
 from portrait_fusion.partner_sweep import PartnerSweep
@@ -83,13 +83,13 @@ class App:
     """What the handler needs: the entry points, and the guard to tell about each invocation."""
 
     entrypoints: EntryPoints
-    once: OnceGuard
+    guard: IdempotencyGuard
 
 
 def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     """Wire real adapters: S3, Secrets Manager, DynamoDB and the face-fusion API (`clock`
     tells the call budget and re-use records what day it is)."""
-    from portrait_fusion.idempotency import DynamoDBOnceGuard, record_ttl_seconds
+    from portrait_fusion.idempotency import DynamoDBIdempotencyGuard, record_ttl_seconds
 
     keys = ApiKeyProvider(
         _client("secretsmanager"), settings.api_key_secret_id, settings.secret_max_age_seconds
@@ -114,7 +114,9 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         max_attempts=settings.api_max_attempts,
         marks=DynamoDBPaidCallMarks(settings.idempotency_table, dynamodb, ttl),
     )
-    once = _LazyOnceGuard(lambda: DynamoDBOnceGuard(settings.idempotency_table, dynamodb(), ttl))
+    guard = _LazyIdempotencyGuard(
+        lambda: DynamoDBIdempotencyGuard(settings.idempotency_table, dynamodb(), ttl)
+    )
     s3 = _client("s3")
     storage = S3Storage(s3)
     reuse = None
@@ -130,7 +132,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         settings,
         storage,
         api,
-        once,
+        guard,
         # Two pairs of a batch at a time, each reading two inputs and preflighting at once.
         ThreadPoolExecutor(max_workers=4, thread_name_prefix="pair-io"),
         reuse=reuse,
@@ -140,7 +142,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
     resolver = KeyResolver(storage, pipeline.naming)
     hand_back = HandBack(SqsQueues(_client("sqs")), VisibilityPolicy(random.random))
-    return App(EntryPoints(pipeline, batch, resolver, hand_back), once)
+    return App(EntryPoints(pipeline, batch, resolver, hand_back), guard)
 
 
 def completion_publisher(settings: Settings) -> EventPublisher:
@@ -161,7 +163,7 @@ def build_sweep(settings: Settings) -> PartnerSweep:
     )
 
 
-class _LazyOnceGuard:
+class _LazyIdempotencyGuard:
     """Defers building the idempotency layer (and its DynamoDB client) to the first pair."""
 
     def __init__(self, factory: Callable[[], Any]) -> None:
@@ -171,8 +173,8 @@ class _LazyOnceGuard:
     def register_context(self, context: Any) -> None:
         self._context = context
 
-    def run(self, key: dict[str, Any], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def run(self, key: dict[str, Any], work: Callable[[], dict[str, Any]]) -> GuardedRun:
         guard = self._get()
         guard.register_context(self._context)
-        result: dict[str, Any] = guard.run(key, work)
+        result: GuardedRun = guard.run(key, work)
         return result

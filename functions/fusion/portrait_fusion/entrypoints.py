@@ -24,9 +24,11 @@ from portrait_fusion.events import (
     sqs_notification,
 )
 from portrait_fusion.hand_back import HandBack
+from portrait_fusion.invocation import Invocation
 from portrait_fusion.key_resolution import KeyResolver, ReportedObject
 from portrait_fusion.observability import count, logger
-from portrait_fusion.pipeline import Invocation, Outcome, PairRequest, Pipeline, Status
+from portrait_fusion.outcome import Outcome, PairRequest, Status
+from portrait_fusion.pipeline import Pipeline
 from portrait_fusion.storage import ObjectRef
 
 # Don't start another message (after the first) with less time than this left: hand it

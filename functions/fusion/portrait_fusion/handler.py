@@ -12,36 +12,31 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from portrait_fusion.bootstrap import App, build_app
+from portrait_fusion.invocation import Invocation
 from portrait_fusion.observability import logger, metrics, tracer
-from portrait_fusion.pipeline import Invocation
 from portrait_fusion.result_document import FunctionInfo
 from portrait_fusion.settings import Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-_app: App | None = None
 
-
+@cache
 def app() -> App:
-    """The function's object graph, built on first use."""
-    global _app  # noqa: PLW0603 - one graph per execution environment, by design
-    if _app is None:
-        _app = build_app(Settings.from_env(os.environ))
-    return _app
+    """The function's object graph, built on first use (one per execution environment)."""
+    return build_app(Settings.from_env(os.environ))
 
 
 def reset() -> None:
     """Forget the object graph (tests change the environment between cases)."""
-    global _app  # noqa: PLW0603
-    _app = None
+    app.cache_clear()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     current = app()
-    current.once.register_context(context)
+    current.guard.register_context(context)
     invocation = Invocation(
         FunctionInfo(context.function_name, context.function_version, context.aws_request_id),
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,

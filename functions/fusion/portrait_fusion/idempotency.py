@@ -8,6 +8,7 @@ value is the pair's result document, which a replay returns without calling the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from portrait_fusion.errors import PairInProgressError, StorageError
@@ -22,14 +23,22 @@ RECORD_TTL_SECONDS = 7 * 24 * 3600
 Work = Callable[[], dict[str, Any]]
 
 
-class OnceGuard(Protocol):
-    """Runs a pair's work at most once per key."""
+@dataclass(frozen=True)
+class GuardedRun:
+    """A guarded run's document, and whether it was stored by an earlier run (a replay)."""
+
+    document: dict[str, Any]
+    replayed: bool
+
+
+class IdempotencyGuard(Protocol):
+    """Runs a pair's work at most once per key, across invocations."""
 
     def register_context(self, context: LambdaContext | None) -> None:
         """Tell the guard the invocation's time limit (in-progress records expire with it)."""
 
-    def run(self, key: dict[str, Any], work: Work) -> dict[str, Any]:
-        """Return `work()`'s document, or the stored one if that key already completed."""
+    def run(self, key: dict[str, Any], work: Work) -> GuardedRun:
+        """`work()`'s document, or the stored one if that key already completed."""
 
 
 def record_ttl_seconds(result_retention_days: int) -> int:
@@ -39,8 +48,8 @@ def record_ttl_seconds(result_retention_days: int) -> int:
     return min(RECORD_TTL_SECONDS, result_retention_days * 24 * 3600)
 
 
-class DynamoDBOnceGuard:
-    """`OnceGuard` on the Powertools idempotency utility and a DynamoDB table."""
+class DynamoDBIdempotencyGuard:
+    """`IdempotencyGuard` on the Powertools idempotency utility and a DynamoDB table."""
 
     def __init__(
         self, table_name: str, client: DynamoDBClient, ttl_seconds: int = RECORD_TTL_SECONDS
@@ -55,7 +64,7 @@ class DynamoDBOnceGuard:
             expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True
         )
         store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
-        self._run_once: Callable[..., dict[str, Any]] = idempotent_function(
+        self._guarded: Callable[..., dict[str, Any]] = idempotent_function(
             data_keyword_argument="key",
             persistence_store=store,
             config=self._config,
@@ -65,14 +74,15 @@ class DynamoDBOnceGuard:
         if context is not None:
             self._config.register_lambda_context(context)
 
-    def run(self, key: dict[str, Any], work: Work) -> dict[str, Any]:
+    def run(self, key: dict[str, Any], work: Work) -> GuardedRun:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
             IdempotencyPersistenceLayerError,
         )
 
+        attempt = _Attempt(work)
         try:
-            return self._run_once(key=key, work=work)
+            document = self._guarded(key=key, work=attempt)
         except IdempotencyAlreadyInProgressError as exc:
             raise PairInProgressError(
                 "another invocation is processing this pair; it will be retried"
@@ -82,6 +92,20 @@ class DynamoDBOnceGuard:
                 f"idempotency table unavailable: {type(exc.__cause__).__name__}",
                 code="IDEMPOTENCY_STORE_ERROR",
             ) from exc
+        # Powertools returns a stored document without saying so: the work tells.
+        return GuardedRun(document, replayed=not attempt.ran)
+
+
+class _Attempt:
+    """The pair's work, remembering whether Powertools called it."""
+
+    def __init__(self, work: Work) -> None:
+        self._work = work
+        self.ran = False
+
+    def __call__(self) -> dict[str, Any]:
+        self.ran = True
+        return self._work()
 
 
 def _call_work(key: dict[str, Any], work: Work) -> dict[str, Any]:

@@ -44,8 +44,13 @@ def tracer() -> Tracer | None:
     return Tracer(service=SERVICE, patch_modules=("botocore", "requests"))
 
 
-def count(name: str, value: float = 1, unit: str = "Count") -> None:
-    """Add a data point to the invocation's EMF metrics (from any thread)."""
+def count(name: str, value: float = 1) -> None:
+    """Add `value` occurrences to the invocation's EMF metric `name` (from any thread)."""
+    measure(name, value, unit="Count")
+
+
+def measure(name: str, value: float, unit: str) -> None:
+    """Add a data point in `unit` (a latency, a size) to the invocation's EMF metrics."""
     with _metrics_lock:
         metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
 

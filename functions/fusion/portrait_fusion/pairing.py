@@ -58,6 +58,11 @@ class PairNaming:
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self._pattern = pattern
 
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The PAIR_PATTERN keys are matched against."""
+        return self._pattern
+
     def parse(self, key: str) -> Half | None:
         """Recognise a decoded key as a half, or return None if it is not part of any pair."""
         match = self._pattern.match(key)

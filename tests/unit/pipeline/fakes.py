@@ -1,0 +1,190 @@
+"""In-memory stand-ins for the pipeline's collaborators (the `ports` protocols and the
+guard, publisher and re-use store): a pair runs through the real pipeline in milliseconds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from portrait_fusion.completion_events import CompletionEvent
+from portrait_fusion.errors import FusionError, PairingError, StorageError
+from portrait_fusion.fusion_api import FusionResult, Upload
+from portrait_fusion.idempotency import GuardedRun
+from portrait_fusion.invocation import Invocation
+from portrait_fusion.pairing import Half
+from portrait_fusion.preflight import read_header
+from portrait_fusion.result_document import FunctionInfo
+from portrait_fusion.reuse import EarlierResult
+from portrait_fusion.storage import ObjectHead, ObjectRef, StoredObject
+from tests.images import as_jpeg
+
+
+@dataclass
+class MemoryStorage:
+    """Buckets as dicts; every write is kept in `writes`, and `fail_writes` makes them fail."""
+
+    objects: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
+    writes: list[tuple[str, str]] = field(default_factory=list)
+    fail_writes: bool = False
+
+    def put(self, bucket: str, key: str, body: bytes) -> None:
+        self.objects[(bucket, key)] = (body, "application/octet-stream")
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
+
+    def exists(self, ref: ObjectRef) -> bool:
+        return (ref.bucket, ref.key) in self.objects
+
+    def fetch(self, ref: ObjectRef, max_bytes: int) -> StoredObject:
+        if (ref.bucket, ref.key) not in self.objects:
+            raise PairingError(f"{ref.uri} no longer exists", code="INPUT_NOT_FOUND")
+        body, _ = self.objects[(ref.bucket, ref.key)]
+        etag = str(abs(hash(body)))
+        head = ObjectHead(ref, etag, len(body), ref.version_id)
+        return StoredObject(head, body if len(body) <= max_bytes else None)
+
+    def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        self.writes.append((bucket, key))
+        if self.fail_writes:
+            raise StorageError(f"cannot write s3://{bucket}/{key}: SlowDown", code="STORAGE_ERROR")
+        self.objects[(bucket, key)] = (body, content_type)
+
+    def document(self, bucket: str, key: str) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.objects[(bucket, key)][0])
+        return loaded
+
+
+@dataclass
+class FakeApi:
+    """Answers every merge with `result` (or raises `error`); records what it was asked."""
+
+    error: FusionError | None = None
+    calls: list[tuple[Upload, Upload]] = field(default_factory=list)
+    seconds_left_seen: list[float] = field(default_factory=list)
+
+    def merge(
+        self,
+        target: Upload,
+        template: Upload,
+        similarity: float | None,
+        *,
+        seconds_left: Callable[[], float],
+        pair_key: str | None = None,
+    ) -> FusionResult:
+        del similarity, pair_key
+        self.calls.append((target, template))
+        self.seconds_left_seen.append(seconds_left())
+        if self.error is not None:
+            raise self.error
+        image = as_jpeg(size=(256, 256))
+        info = read_header(image)
+        assert info is not None
+        return FusionResult(image, info, f"req-{len(self.calls)}", "log", 1, 42)
+
+
+@dataclass
+class MemoryGuard:
+    """The idempotency guard as a dict: a completed key returns its stored document."""
+
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    in_progress: bool = False
+
+    def register_context(self, context: object) -> None:
+        del context
+
+    def run(self, key: dict[str, Any], work: Callable[[], dict[str, Any]]) -> GuardedRun:
+        from portrait_fusion.errors import PairInProgressError
+
+        if self.in_progress:
+            raise PairInProgressError("another invocation is processing this pair")
+        hashed = json.dumps(key, sort_keys=True)
+        if hashed in self.documents:
+            return GuardedRun(self.documents[hashed], replayed=True)
+        document = work()  # an error stores nothing, as Powertools deletes the record
+        self.documents[hashed] = document
+        return GuardedRun(document, replayed=False)
+
+
+@dataclass
+class EventLog:
+    """An event publisher that keeps what it was given."""
+
+    events: list[CompletionEvent] = field(default_factory=list)
+
+    def publish(self, event: CompletionEvent) -> bool:
+        self.events.append(event)
+        return True
+
+
+@dataclass
+class MemoryReuse:
+    """A re-use store that remembers fingerprints and reads results back from storage."""
+
+    storage: MemoryStorage
+    entries: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def find(self, key: str) -> EarlierResult | None:
+        if key not in self.entries:
+            return None
+        pair_id, entry = self.entries[key]
+        image, _ = self.storage.objects[(entry["bucket"], entry["key"])]
+        return EarlierResult(pair_id, image, entry)
+
+    def remember(self, key: str, pair_id: str, entry: dict[str, Any]) -> None:
+        self.entries[key] = (pair_id, entry)
+
+
+@dataclass
+class PartnerLog:
+    """A partner register that keeps the lone halves it was told about."""
+
+    halves: list[Half] = field(default_factory=list)
+
+    def record(self, half: Half, ref: ObjectRef) -> None:
+        del ref
+        self.halves.append(half)
+
+
+def invocation(seconds_left: float = 300.0) -> Invocation:
+    """An invocation with a fixed amount of time left."""
+    return Invocation(FunctionInfo("fn", "$LATEST", "request-1"), seconds_left=lambda: seconds_left)
+
+
+@dataclass
+class World:
+    """A pipeline on fakes, with the fakes at hand for the assertions."""
+
+    pipeline: Any
+    storage: MemoryStorage
+    api: FakeApi
+    guard: MemoryGuard
+    events: EventLog
+    partners: PartnerLog
+
+
+def world(*, reuse: bool = False, **env: str) -> World:
+    """A pipeline over fakes; `env` overrides the function's environment variables."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portrait_fusion.pipeline import Pipeline
+    from portrait_fusion.settings import Settings
+
+    settings = Settings.from_env(
+        {"OUTPUT_BUCKET": "out", "API_KEY_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "t", **env}
+    )
+    storage, api, guard = MemoryStorage(), FakeApi(), MemoryGuard()
+    events, partners = EventLog(), PartnerLog()
+    pipeline = Pipeline(
+        settings,
+        storage,
+        api,
+        guard,
+        ThreadPoolExecutor(max_workers=2),
+        events=events,
+        pending=partners,
+        reuse=MemoryReuse(storage) if reuse else None,
+    )
+    return World(pipeline, storage, api, guard, events, partners)
