@@ -53,7 +53,14 @@ def seconds_until_visible(message_id: str) -> float:
     return float(message.visible_at) / 1000 - time.time()
 
 
-def hand_back(function: Any, stack: LocalStack, template_queue: Any, key: str) -> str:
+def hand_back_a_pair(
+    function: Any, buckets: Buckets, stack: LocalStack, template_queue: Any, name: str
+) -> str:
+    """Upload a pair, deliver its template's notification once, return the handed-back
+    message's id (the emulator's faults decide why it is handed back)."""
+    pair_id = unique_pair(name)
+    buckets.upload(pair_id, "target", images.as_jpeg())
+    key = buckets.upload(pair_id, "template", images.as_png(), "png")
     sqs, url = template_queue
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(s3_record(stack, form(key))))
     (message,) = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
@@ -70,11 +77,8 @@ def test_a_transient_fault_comes_back_in_seconds_not_after_the_queue_timeout(
     emulator: FusionEmulator,
     template_queue: Any,
 ) -> None:
-    pair_id = unique_pair("transient")
-    buckets.upload(pair_id, "target", images.as_jpeg())
-    template = buckets.upload(pair_id, "template", images.as_png(), "png")
     emulator.set_faults(Faults(script=("ERROR_GATEWAY",) * 4))
-    message_id = hand_back(function, stack, template_queue, template)
+    message_id = hand_back_a_pair(function, buckets, stack, template_queue, "transient")
     # first receive: 10 s backoff step, jittered to 5-10 s (the queue's own would be 720 s)
     assert 3 <= seconds_until_visible(message_id) <= 10
 
@@ -86,9 +90,6 @@ def test_an_operational_fault_waits_the_queue_timeout_and_longer_later(
     emulator: FusionEmulator,
     template_queue: Any,
 ) -> None:
-    pair_id = unique_pair("no credits")
-    buckets.upload(pair_id, "target", images.as_jpeg())
-    template = buckets.upload(pair_id, "template", images.as_png(), "png")
     emulator.set_faults(Faults(script=("ERROR_NOT_ENOUGH_CREDITS",) * 2))
-    message_id = hand_back(function, stack, template_queue, template)
+    message_id = hand_back_a_pair(function, buckets, stack, template_queue, "no credits")
     assert 700 <= seconds_until_visible(message_id) <= 720

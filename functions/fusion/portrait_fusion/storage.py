@@ -156,7 +156,8 @@ def _error_code(exc: ClientError) -> str:
 
 def _not_found(ref: ObjectRef) -> PairingError:
     return PairingError(
-        f"{ref.uri} no longer exists (deleted after its upload event)", code="INPUT_NOT_FOUND"
+        f"{ref.uri} is not in the bucket (deleted, or never uploaded under this key)",
+        code="INPUT_NOT_FOUND",
     )
 
 

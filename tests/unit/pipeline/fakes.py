@@ -40,7 +40,7 @@ class MemoryStorage:
 
     def fetch(self, ref: ObjectRef, max_bytes: int) -> StoredObject:
         if (ref.bucket, ref.key) not in self.objects:
-            raise PairingError(f"{ref.uri} no longer exists", code="INPUT_NOT_FOUND")
+            raise PairingError(f"{ref.uri} is not in the bucket", code="INPUT_NOT_FOUND")
         body, _ = self.objects[(ref.bucket, ref.key)]
         etag = str(abs(hash(body)))
         head = ObjectHead(ref, etag, len(body), ref.version_id)
