@@ -21,6 +21,7 @@ from moto.server import ThreadedMotoServer
 from local_stack.account import ACCOUNT_ID, REGION
 from local_stack.cfn import Template, TemplateError, is_true, to_text
 from local_stack.event_bus import subscribe_queue
+from local_stack.request_log import RequestLog
 from local_stack.running import Stopping
 from local_stack.sweep import SweepFunction, sweep_function
 
@@ -79,12 +80,16 @@ class MotoServer(Stopping):
     """moto's threaded server on 127.0.0.1; a context manager.
 
     moto keeps its state per process, not per server: two servers in one process share
-    every resource, so callers wanting isolation use distinct names.
+    every resource, so callers wanting isolation use distinct names. With
+    ``log_requests=True``, ``request_log`` can record every request served (a benchmark
+    counts a handler's round trips with it).
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, log_requests: bool = False) -> None:
         # ThreadedMotoServer reports the port it bound, but only port 0 can't collide.
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._log_requests = log_requests
+        self.request_log: RequestLog | None = None
         self.endpoint_url = ""
 
     def start(self) -> None:
@@ -92,6 +97,13 @@ class MotoServer(Stopping):
         # werkzeug logs every request at INFO; the ESM's long polls would flood the console.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
+        if self._log_requests:
+            # ThreadedMotoServer builds its WSGI app inside start(); werkzeug's handlers
+            # read `server.app` per request, so wrapping it now covers every request.
+            wsgi = self._server._server
+            assert wsgi is not None
+            self.request_log = RequestLog(wsgi.app)
+            wsgi.app = self.request_log
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
 
@@ -100,11 +112,11 @@ class MotoServer(Stopping):
         self._server.stop()
 
 
-def start_moto(port: int = 0) -> MotoServer:
+def start_moto(port: int = 0, *, log_requests: bool = False) -> MotoServer:
     """Start a moto server on 127.0.0.1 (``port=0``: a free port)."""
     if port:
         _check_port_free(port)
-    server = MotoServer(port)
+    server = MotoServer(port, log_requests=log_requests)
     server.start()
     return server
 

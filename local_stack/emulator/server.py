@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from local_stack.emulator import tls as tls_files
 from local_stack.emulator.contract import API_KEY_HEADER, API_PATH, Refusal
 from local_stack.emulator.faults import Faults
+from local_stack.emulator.ledger import LoggedCall
 from local_stack.emulator.service import FusionService, Reply
 from local_stack.running import Running
 
@@ -349,5 +350,14 @@ class FusionEmulator(Running):
         return self._service.stats()
 
     def reset(self) -> None:
-        """Clear the counters; restore the API keys and faults given to the constructor."""
+        """Clear the counters (and the call log); restore the API keys and faults given to the
+        constructor."""
         self._service.reset()
+
+    def keep_call_log(self) -> None:
+        """Log every call's arrival, answer and status from now on; see `call_log`."""
+        self._service.ledger.keep_call_log()
+
+    def call_log(self) -> list[LoggedCall]:
+        """The calls logged since the last reset (times are `time.monotonic()`)."""
+        return self._service.ledger.call_log()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -23,7 +24,7 @@ from local_stack.emulator.contract import (
 )
 from local_stack.emulator.faults import OK, FaultInjector, Faults, injected_error
 from local_stack.emulator.fusion import Fusion
-from local_stack.emulator.ledger import Ledger
+from local_stack.emulator.ledger import Ledger, LoggedCall
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,13 @@ class FusionService:
         return self._error(error)
 
     def call(self, api_key: str | None, content_type: str | None, body: bytes) -> Reply:
-        """Answer one request to the face-fusion endpoint."""
+        """Answer one request to the face-fusion endpoint (logged, if the ledger keeps a log)."""
+        started = time.monotonic()
+        reply = self._call(api_key, content_type, body)
+        self.ledger.log_call(LoggedCall(started, time.monotonic(), reply.status))
+        return reply
+
+    def _call(self, api_key: str | None, content_type: str | None, body: bytes) -> Reply:
         faults = self.injector.faults
         if not self.ledger.admit(faults.concurrency_cap):
             return self.reject(

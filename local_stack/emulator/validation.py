@@ -85,12 +85,17 @@ def image_format_of(data: bytes) -> str | None:
     return next((name for magic, name in _MAGIC if data.startswith(magic)), None)
 
 
-def inspect_image(field: str, data: bytes) -> Image.Image:
-    """Apply the per-image rules to one uploaded file; return it decoded as RGB."""
+def check_file_size(field: str, data: bytes) -> None:
+    """The first per-image rule: the file's size in bytes."""
     if len(data) > MAX_FILE_BYTES:
         raise Refusal(
             "FILE_SIZE_EXCEEDS_LIMIT", f"{field} is {len(data)} bytes; limit {MAX_FILE_BYTES}"
         )
+
+
+def inspect_image(field: str, data: bytes) -> Image.Image:
+    """Apply the per-image rules to one uploaded file; return it decoded as RGB."""
+    check_file_size(field, data)
     image_format = image_format_of(data)
     if image_format is None:
         raise Refusal("UNSUPPORTED_FILE_TYPES", f"{field} is not a JPEG, PNG or BMP file")
