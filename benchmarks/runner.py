@@ -2,7 +2,8 @@
 
 Interleaving (ours, baseline, ours, ...) spreads whatever else the machine is doing over
 both handlers alike. Every measured pair is checked: a handler that failed to merge it
-stops the benchmark instead of producing a flattering number.
+stops the benchmark instead of producing a flattering number. `run` takes one repetition
+of everything; the bench runs it `--reps` times (see `repetitions`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks import throughput
+from benchmarks import round_trips, throughput
 from benchmarks.latency import DelayProxy
+from benchmarks.round_trips import RoundTrips
 from benchmarks.sandbox import Handled, Sandbox, Startup, import_breakdown
 from benchmarks.throughput import Throughput
 from benchmarks.workload import HANDLERS, Bench, Pair, heavy_pair, new_pair_id, portrait_pair
@@ -23,7 +25,7 @@ from local_stack.emulator import Faults
 
 @dataclass(frozen=True)
 class Plan:
-    """How much of each measurement to take."""
+    """How much of each measurement to take, per repetition (the profile: once)."""
 
     cold_runs: int
     warm_pairs: int
@@ -35,6 +37,8 @@ class Plan:
     cap: int
     call_ms: int
     network_pairs: int
+    profile_pairs: int
+    reps: int
     warmup_pairs: int = 3
     pair_side: int = 1024
     slow_api_ms: int = 2000
@@ -44,18 +48,21 @@ class Plan:
 
 
 FULL = Plan(
-    cold_runs=10,
-    warm_pairs=50,
-    slow_api_pairs=5,
-    rss_runs=2,
+    cold_runs=4,
+    warm_pairs=20,
+    slow_api_pairs=3,
+    rss_runs=1,
     heavy_label="two 4 MB inputs, 4095 px result",
     heavy=heavy_pair,
     throughput_pairs=100,
     cap=4,
     call_ms=1000,
-    network_pairs=20,
+    network_pairs=8,
+    profile_pairs=30,
+    reps=3,
 )
-# Every code path of the full run, in seconds: for the smoke test, not for numbers.
+# Every code path of the full run, in seconds: for the smoke test, not for numbers. Two
+# repetitions are enough to take medians and spreads.
 QUICK = Plan(
     cold_runs=1,
     warm_pairs=3,
@@ -67,13 +74,15 @@ QUICK = Plan(
     cap=2,
     call_ms=200,
     network_pairs=1,
+    profile_pairs=2,
+    reps=2,
     warmup_pairs=1,
 )
 
 
 @dataclass
 class Measured:
-    """Everything measured for one handler."""
+    """Everything measured for one handler in one repetition."""
 
     startups: list[Startup] = field(default_factory=list)
     first_pairs: list[Handled] = field(default_factory=list)
@@ -81,20 +90,22 @@ class Measured:
     slow_api: list[Handled] = field(default_factory=list)
     network: list[Handled] = field(default_factory=list)
     heavy: list[Handled] = field(default_factory=list)
-    imports_ms: dict[str, float] = field(default_factory=dict)
+    round_trips: list[RoundTrips] = field(default_factory=list)
     stages_ms: dict[str, list[int]] = field(default_factory=dict)
     throughput: Throughput | None = None
 
 
+def imports(bench: Bench) -> dict[str, dict[str, float]]:
+    """Each handler's import time by package (ms), from one cold start each."""
+    return {name: import_breakdown(handler, bench.env) for name, handler in HANDLERS.items()}
+
+
 def run(bench: Bench, plan: Plan, progress: Callable[[str], None]) -> dict[str, Measured]:
-    """Take every measurement of `plan` for both handlers."""
+    """Take one repetition of every measurement of `plan` for both handlers."""
     measured = {name: Measured() for name in HANDLERS}
     pair = portrait_pair(plan.pair_side)
     progress(f"cold starts: {plan.cold_runs} new processes per handler, each then merges a pair")
     _cold_starts(bench, plan, pair, measured)
-    progress("import time by package (python -X importtime)")
-    for name, handler in HANDLERS.items():
-        measured[name].imports_ms = import_breakdown(handler, bench.env)
     progress(
         f"warm pairs: {plan.warm_pairs} per handler, then {plan.slow_api_pairs} beside a slow API"
     )
@@ -119,7 +130,8 @@ def run(bench: Bench, plan: Plan, progress: Callable[[str], None]) -> dict[str, 
     return measured
 
 
-def _merge_one(bench: Bench, box: Sandbox, name: str, pair: Pair) -> tuple[Handled, dict[str, Any]]:
+def merge_one(bench: Bench, box: Sandbox, name: str, pair: Pair) -> tuple[Handled, dict[str, Any]]:
+    """Have the handler in `box` merge a new pair; its handling and its (checked) document."""
     pair_id = new_pair_id(name)
     handled = box.invoke(bench.completing_event(pair_id, pair))
     return handled, bench.check_succeeded(name, pair_id)
@@ -138,7 +150,7 @@ def _interleaved(
     """`warmup` unmeasured pairs, then `count` measured ones, alternating between handlers."""
     for index in range(warmup + count):
         for name, box in boxes.items():
-            handled, document = _merge_one(bench, box, name, pair)
+            handled, document = merge_one(bench, box, name, pair)
             if index >= warmup:
                 yield name, handled, document
 
@@ -151,20 +163,27 @@ def _cold_starts(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measu
     for _ in range(plan.cold_runs):
         for name, handler in HANDLERS.items():
             with Sandbox(handler, bench.env, bench.log_file) as box:
-                handled, _document = _merge_one(bench, box, name, pair)
+                handled, _document = merge_one(bench, box, name, pair)
             assert box.startup is not None
             measured[name].startups.append(box.startup)
             measured[name].first_pairs.append(handled)
 
 
 def _warm(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:
+    """Warm pairs with their round trips counted, then pairs beside a slow API."""
     with ExitStack() as stack:
         boxes = _sandboxes(stack, bench, bench.env)
         stack.callback(bench.emulator.reset)
+        stack.enter_context(bench.recording_requests())
         for name, handled, document in _interleaved(
             bench, boxes, pair, warmup=plan.warmup_pairs, count=plan.warm_pairs
         ):
             measured[name].warm.append(handled)
+            measured[name].round_trips.append(
+                round_trips.within(
+                    bench.requests.entries(), bench.emulator.call_log(), handled.start, handled.end
+                )
+            )
             for stage, ms in document.get("timings_ms", {}).items():
                 measured[name].stages_ms.setdefault(stage, []).append(ms)
         bench.emulator.set_faults(Faults(latency_ms=plan.slow_api_ms))
@@ -202,7 +221,7 @@ def _heavy(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) 
     for index in range(1 + plan.rss_runs):
         for name, handler in HANDLERS.items():
             with Sandbox(handler, bench.env, bench.log_file) as box:
-                _merge_one(bench, box, name, pair)  # warm: the heavy pair's CPU is its own
-                handled = _merge_one(bench, box, name, heavy)[0]
+                merge_one(bench, box, name, pair)  # warm: the heavy pair's CPU is its own
+                handled = merge_one(bench, box, name, heavy)[0]
             if index:
                 measured[name].heavy.append(handled)

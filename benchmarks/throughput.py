@@ -1,11 +1,12 @@
 """Throughput through the local SQS event source mapping against the API's concurrency cap.
 
 The mapping runs as many workers as the cap allows (ScalingConfig.MaximumConcurrency = the
-API's cap, as the template wires it). Every pair carries the same two images, so the emulator
-answers from its cache and takes the configured latency, not its merge time, per call; a
-duplicate call is then a billed merge beyond one per finished pair. The first halves go first:
-lone halves, quick to handle, they start the workers, so the measured part, from the first
-second half uploaded to the last result, holds no cold start.
+API's cap, as the template wires it). Every pair carries the same two images (tagged apart,
+see `workload`), so the emulator answers from its cache and takes the configured latency,
+not its merge time, per call; a duplicate call is then a billed merge beyond one per
+finished pair. The first halves go first: lone halves, quick to handle, they start the
+workers, so the measured part, from the first second half uploaded to the last result,
+holds no cold start. The emulator's call log gives the slot timeline (`timeline`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from benchmarks.timeline import SlotRun
 from benchmarks.workload import HANDLERS, MEMORY_MB, Bench, Pair, new_pair_id
 from local_stack.emulator import Faults
 from local_stack.esm import EventSourceMapping
@@ -38,6 +40,7 @@ class Throughput:
     duplicate_calls: int
     rate_limited_calls: int
     busy_share_of_cap: float
+    slots: SlotRun
 
     @property
     def share_of_cap(self) -> float:
@@ -67,7 +70,7 @@ def measure(
         for pair_id in ids:
             bench.upload(pair_id, "target", pair.target)
         _wait(lambda: esm.stats().messages_deleted >= pairs, timeout_s=60 + pairs)
-        started = time.time()
+        started, started_monotonic = time.time(), time.monotonic()
         for pair_id in ids:
             bench.upload(pair_id, "template", pair.template)
         ideal_s = pairs / cap * latency_ms / 1000
@@ -76,6 +79,7 @@ def measure(
         )
     documents = {pair_id: bench.document(pair_id) or {} for pair_id in bench.finished(ids)}
     stats = bench.emulator.stats()
+    calls = bench.emulator.call_log()
     bench.emulator.reset()
     finished = [datetime.fromisoformat(d["finished_at"]).timestamp() for d in documents.values()]
     seconds = (max(finished) if finished else time.time()) - started
@@ -92,6 +96,7 @@ def measure(
         duplicate_calls=stats["merges"] - succeeded,
         rate_limited_calls=stats["by_outcome"].get("EXCEEDING_LIMITS", 0),
         busy_share_of_cap=busy_share(in_flight, cap),
+        slots=SlotRun(cap, started_monotonic, started_monotonic + seconds, calls),
     )
 
 

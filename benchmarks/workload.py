@@ -3,6 +3,11 @@
 Each handler runs in processes of its own (a `sandbox.Sandbox`, or the workers of the event
 source mapping), apart from moto and the emulator, which share the benchmark's process: so
 each has its own interpreter, as in Lambda, and the two compete for nothing but the machine.
+
+Every feature of the function is on, re-use of identical results included. For that to
+find nothing (every pair must still call the API), each uploaded JPEG carries its pair id
+and role in a comment segment: unique bytes, the same pixels (the emulator's result cache
+ignores comments, so it still answers at once).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from PIL import Image
 from local_stack.aws import LocalStack, provision, start_moto
 from local_stack.emulator import FusionEmulator
 from local_stack.lambda_runtime import sqs_event
+from local_stack.request_log import RequestLog
 from tests.harness import API_KEY, function_environment, read_document
 from tests.images import portrait
 
@@ -38,6 +44,8 @@ MEMORY_MB = 512
 # Handed-back messages come back within the run instead of after the template's 12 minutes.
 VISIBILITY_TIMEOUT_S = 30
 _MAX_FILE_BYTES = 4 * 1024 * 1024
+_JPEG_SOI = b"\xff\xd8"
+_COMMENT_ROOM = 256  # bytes a pair's comment may add to a file
 
 
 @dataclass(frozen=True)
@@ -85,38 +93,59 @@ def _four_megabytes(name: str) -> bytes:
     while low <= high:
         quality = (low + high) // 2
         data = _encode(img, quality)
-        if len(data) <= _MAX_FILE_BYTES:
+        if len(data) <= _MAX_FILE_BYTES - _COMMENT_ROOM:
             best, low = data, quality + 1
         else:
             high = quality - 1
     return best
 
 
-class Bench:
-    """The local stack with the emulator over HTTPS, and what a measurement does with it."""
+def tagged(data: bytes, text: str) -> bytes:
+    """A JPEG with a comment segment carrying `text` right after its SOI marker; anything
+    else unchanged. The pixels stay the same; the bytes (and their SHA-256) do not."""
+    if not data.startswith(_JPEG_SOI):
+        return data
+    comment = text.encode()[: _COMMENT_ROOM - 4]
+    segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+    return _JPEG_SOI + segment + data[len(_JPEG_SOI) :]
 
-    def __init__(self, stack: LocalStack, emulator: FusionEmulator, log_file: Path) -> None:
+
+class Bench:
+    """The local stack with the emulator over HTTPS, and what a measurement does with it.
+
+    `requests` logs what moto serves while a measurement records it (see `round_trips`);
+    the emulator keeps a log of its calls.
+    """
+
+    def __init__(
+        self, stack: LocalStack, emulator: FusionEmulator, log_file: Path, requests: RequestLog
+    ) -> None:
         self.stack = stack
         self.emulator = emulator
         self.log_file = log_file
-        self.env = function_environment(stack, emulator.url, emulator.ca_bundle)
+        self.requests = requests
+        self.env = function_environment(
+            stack, emulator.url, emulator.ca_bundle, REUSE_IDENTICAL_RESULTS="true"
+        )
         config = Config(max_pool_connections=16)
         self.s3: Any = stack.client("s3", config=config)
         self.sqs: Any = stack.client("sqs", config=config)
 
-    def upload(self, pair_id: str, role: str, data: bytes) -> str:
-        """Put one half into the input bucket (its S3 notification goes to the queue)."""
+    def upload(self, pair_id: str, role: str, data: bytes, *, tag: bool = True) -> str:
+        """Put one half into the input bucket (its S3 notification goes to the queue); a
+        JPEG is `tagged` with the pair id and role unless `tag=False`."""
         key = f"incoming/{pair_id}/{role}.jpg"
-        self.s3.put_object(Bucket=self.stack.input_bucket, Key=key, Body=data)
+        body = tagged(data, f"bench {pair_id} {role}") if tag else data
+        self.s3.put_object(Bucket=self.stack.input_bucket, Key=key, Body=body)
         return key
 
-    def completing_event(self, pair_id: str, pair: Pair) -> dict[str, Any]:
+    def completing_event(self, pair_id: str, pair: Pair, *, tag: bool = True) -> dict[str, Any]:
         """Upload a pair and return the SQS event of its second half, as the queue gave it.
 
         Both notifications are taken off the queue, so nothing else ever handles them.
         """
-        self.upload(pair_id, "target", pair.target)
-        key = self.upload(pair_id, "template", pair.template)
+        self.upload(pair_id, "target", pair.target, tag=tag)
+        key = self.upload(pair_id, "template", pair.template, tag=tag)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             messages = self.sqs.receive_message(
@@ -131,6 +160,17 @@ class Bench:
             if found:
                 return sqs_event(found, queue_arn=self.stack.queue_arn)
         raise RuntimeError(f"no S3 notification for {key} on the queue")
+
+    @contextmanager
+    def recording_requests(self) -> Iterator[None]:
+        """Log moto's requests within the block (and forget them after it)."""
+        self.requests.clear()
+        self.requests.recording = True
+        try:
+            yield
+        finally:
+            self.requests.recording = False
+            self.requests.clear()
 
     def drain_queue(self) -> None:
         """Delete whatever is on the queue (the provisioning test event, leftovers).
@@ -199,12 +239,14 @@ def new_pair_id(name: str) -> str:
 @contextmanager
 def running_bench() -> Iterator[Bench]:
     """moto, the emulator over HTTPS and the template's resources, torn down afterwards."""
-    moto = start_moto()
+    moto = start_moto(log_requests=True)
+    assert moto.request_log is not None
     try:
         with (
             FusionEmulator(api_keys={API_KEY}, tls=True) as emulator,
             tempfile.TemporaryDirectory(prefix="bench-") as workdir,
         ):
+            emulator.keep_call_log()
             stack = provision(
                 moto.endpoint_url,
                 ROOT / "template.yaml",
@@ -212,7 +254,7 @@ def running_bench() -> Iterator[Bench]:
                 names_prefix=f"bench-{uuid.uuid4().hex[:6]}",
                 visibility_timeout=VISIBILITY_TIMEOUT_S,
             )
-            bench = Bench(stack, emulator, Path(workdir) / "functions.log")
+            bench = Bench(stack, emulator, Path(workdir) / "functions.log", moto.request_log)
             bench.drain_queue()
             yield bench
     finally:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from benchmarks.report import Figure, p95
+from benchmarks.figure import Figure
+from benchmarks.percentiles import p95
 from benchmarks.sandbox import parse_importtime
 from benchmarks.throughput import busy_share
 
