@@ -34,6 +34,18 @@ _WAITING = frozenset(
     }
 )
 
+# Innermost frames (qualname) of a thread blocked on a socket: wall time with next to no CPU.
+_SOCKET_WAITS = frozenset(
+    {
+        "SocketIO.readinto",
+        "SSLSocket.read",
+        "SSLSocket.recv_into",
+        "socket.recv",
+        "poll_wait_for_socket.<locals>.do_poll",
+        "select",
+    }
+)
+
 Stack = tuple[str, ...]
 
 
@@ -114,6 +126,15 @@ def parse_folded(text: str) -> dict[Stack, int]:
         if frames and count.isdigit():
             stacks[tuple(frames.split(";"))] += int(count)
     return dict(stacks)
+
+
+def off_the_network(stacks: Mapping[Stack, int]) -> dict[Stack, int]:
+    """The stacks not waiting on a socket: roughly where the CPU time goes."""
+    return {
+        stack: count
+        for stack, count in stacks.items()
+        if stack and stack[-1].split(" (", 1)[0] not in _SOCKET_WAITS
+    }
 
 
 @dataclass(frozen=True)

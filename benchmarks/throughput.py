@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from benchmarks.timeline import SlotRun
-from benchmarks.workload import HANDLERS, MEMORY_MB, Bench, Pair, new_pair_id
+from benchmarks.workload import HANDLERS, MEMORY_MB, Bench, Pair, check_not_reused, new_pair_id
 from local_stack.emulator import Faults
 from local_stack.esm import EventSourceMapping
 
@@ -78,6 +78,8 @@ def measure(
             bench, lambda: len(bench.finished(ids)) == pairs, timeout_s=ideal_s + _SLACK_S
         )
     documents = {pair_id: bench.document(pair_id) or {} for pair_id in bench.finished(ids)}
+    for document in documents.values():
+        check_not_reused(name, document)
     stats = bench.emulator.stats()
     calls = bench.emulator.call_log()
     bench.emulator.reset()

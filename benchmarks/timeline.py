@@ -98,7 +98,7 @@ def stats_table(per_handler: dict[str, list[SlotStats]]) -> str:
 
 
 # -- the plot ---------------------------------------------------------------------------
-_WIDTH, _LEFT, _RIGHT, _LANE, _HEAD, _FOOT = 1400, 110, 30, 22, 56, 40
+_WIDTH, _LEFT, _RIGHT, _LANE, _HEAD, _FOOT = 2000, 110, 30, 22, 56, 40
 _BAR, _REFUSED, _INK, _GRID = (46, 110, 190), (200, 40, 40), (30, 30, 30), (225, 225, 225)
 
 

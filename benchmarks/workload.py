@@ -208,7 +208,8 @@ class Bench:
         }
 
     def check_succeeded(self, name: str, pair_id: str) -> dict[str, Any]:
-        """The pair's document; fail loudly when the handler did not merge the pair."""
+        """The pair's document; fail loudly when the handler did not merge the pair (or
+        copied an earlier result instead of calling the API: the uploads' tags failed)."""
         document = self.document(pair_id)
         status = None if document is None else document.get("status")
         if document is None or status != "succeeded":
@@ -216,6 +217,7 @@ class Bench:
                 f"{name}: pair {pair_id} ended {status!r}, not succeeded; the functions' log "
                 f"ends with:\n{self.log_tail()}"
             )
+        check_not_reused(name, document)
         return document
 
     def log_tail(self, lines: int = 10) -> str:
@@ -223,6 +225,16 @@ class Bench:
         if not self.log_file.exists():
             return "(nothing logged)"
         return "\n".join(self.log_file.read_text().splitlines()[-lines:])
+
+
+def check_not_reused(name: str, document: dict[str, Any]) -> None:
+    """Fail when a measured pair re-used an earlier result: it made no API call, and a
+    figure built on it would flatter the handler."""
+    if "reused_from" in document:
+        raise RuntimeError(
+            f"{name}: pair {document.get('pair_id')} re-used {document['reused_from']}'s "
+            "result: the bench's uploads must all differ"
+        )
 
 
 def _notified_keys(body: str) -> list[str]:

@@ -7,7 +7,15 @@ import threading
 import time
 
 from benchmarks.flamegraph import call_tree, draw
-from benchmarks.profiling import Sampler, fold, is_waiting, parse_folded, stack_of, top_functions
+from benchmarks.profiling import (
+    Sampler,
+    fold,
+    is_waiting,
+    off_the_network,
+    parse_folded,
+    stack_of,
+    top_functions,
+)
 
 STACKS = {
     ("main", "handler", "read"): 30,
@@ -79,3 +87,11 @@ def test_the_call_tree_sums_the_stacks_through_each_frame_and_the_graph_draws() 
     assert tree.children["main"].children["handler"].count == 100
     assert tree.depth() == 5  # all, main, handler, merge, encode
     assert draw(STACKS, "title").height > draw({("main",): 1}, "title").height
+
+
+def test_stacks_waiting_on_a_socket_are_left_out_of_the_cpu_view() -> None:
+    stacks = {
+        ("h (x.py:1)", "SocketIO.readinto (socket.py:706)"): 90,
+        ("h (x.py:1)", "decode (img.py:3)"): 10,
+    }
+    assert off_the_network(stacks) == {("h (x.py:1)", "decode (img.py:3)"): 10}
