@@ -6,7 +6,10 @@ SQS batch), so whatever a handler sets up lazily on its first invocation counts 
 too. The parent times that from spawn to the child's "ready" line. Then the child handles
 events one per line from stdin and reports, for each, its wall time, its CPU time (all
 threads) and the process' peak RSS so far: `VmHWM`, which unlike `ru_maxrss` does not
-include the RSS of the big parent the child was forked from.
+include the RSS of the big parent the child was forked from. The parent notes the window of
+each event (`time.monotonic()`), in which only the handler talks to moto and the emulator.
+With `BENCH_PROFILE=<file>` in its environment, the child samples its stacks while the
+handler runs (from the second event on; see `profiling`) and writes them to that file.
 """
 
 from __future__ import annotations

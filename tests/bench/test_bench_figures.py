@@ -1,4 +1,5 @@
-"""The benchmark's own arithmetic: import-time parsing, percentiles, targets, busy share."""
+"""The benchmark's own arithmetic: import-time parsing, percentiles, targets, busy share, and
+the order of the table's figures."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import math
 
 from benchmarks.figure import Figure
 from benchmarks.percentiles import p95
-from benchmarks.sandbox import parse_importtime
-from benchmarks.throughput import busy_share
+from benchmarks.report import figures
+from benchmarks.round_trips import RoundTrips
+from benchmarks.runner import FULL, Measured
+from benchmarks.sandbox import Handled, Startup, parse_importtime
+from benchmarks.throughput import Throughput, busy_share
+from benchmarks.timeline import SlotRun
 
 IMPORTTIME = """\
 import time: self [us] | cumulative | imported package
@@ -46,3 +51,56 @@ def test_busy_share_leaves_out_the_ramp_up_and_the_tail() -> None:
     samples = [0, 1, 4, 4, 3, 4, 4, 2, 1, 0]
     assert busy_share(samples, cap=4) == (4 + 4 + 3 + 4 + 4) / 5 / 4
     assert busy_share([0, 1, 2], cap=4) == 0.0
+
+
+def measured(scale: float) -> Measured:
+    """One handler's repetition with every sample `scale` times a base value."""
+    handled = Handled(
+        wall_ms=100 * scale, cpu_ms=20 * scale, peak_rss_mb=80 * scale, start=0.0, end=1.0
+    )
+    slow = Handled(2060 * scale, 20, 80, 0.0, 2.1)
+    return Measured(
+        startups=[Startup(wall_ms=300 * scale, import_ms=100, init_ms=150)],
+        first_pairs=[handled],
+        warm=[handled],
+        slow_api=[slow],
+        network=[handled],
+        heavy=[handled],
+        round_trips=[RoundTrips({"s3 GetObject": 2, "face-fusion API": 1}, rounds=2)],
+        throughput=Throughput(
+            pairs=100,
+            seconds=30 * scale,
+            pairs_per_second=100 / (30 * scale),
+            cap_pairs_per_second=4.0,
+            succeeded=100,
+            lost=0,
+            api_calls=100,
+            duplicate_calls=0,
+            rate_limited_calls=0,
+            busy_share_of_cap=0.9,
+            slots=SlotRun(cap=4, started=0.0, last_result=30.0),
+        ),
+    )
+
+
+def test_the_table_starts_with_the_targets_figures_in_their_order() -> None:
+    rows = figures({"ours": measured(0.5), "baseline": measured(1.0)}, FULL)
+    top_level = [row for row in rows if not row.name.startswith(" ")]
+    assert [row.target for row in top_level[:6]] == [
+        ">= 98% of cap",
+        ">= 99%",
+        "<= 0.8x",
+        "<= 0.7x",
+        "<= 1.1x",
+        "<= 2%",
+    ]
+    assert top_level[2].name.startswith("cold start: new process to first result")
+    # the first result is start-up plus the first pair: 150 + 50 ms against 300 + 100 ms
+    assert (top_level[2].ours, top_level[2].baseline) == (200.0, 400.0)
+    ready = next(row for row in rows if row.name == "  new process to handler ready")
+    assert ready.target == "" and ready.limit is None  # no longer the cold start figure
+    assert top_level[6].name.startswith("round trips per warm pair")
+    assert (top_level[6].ours, top_level[6].baseline) == (3, 3)
+    assert rows[0].percent_of == 4.0
+    assert rows[-1].name.startswith("429s the pipeline causes itself")
+    assert rows[-1].limit == 0
