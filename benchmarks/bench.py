@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         measured = []
         for rep in range(reps):
             progress(f"repetition {rep + 1} of {reps}")
-            measured.append(runner.run(bench, plan, progress))
+            measured.append(runner.run(bench, plan, progress, baseline_first=rep % 2 == 1))
         progress("import time by package (python -X importtime)")
         imports = runner.imports(bench)
         profiles = profile_run.measure(bench, plan, progress)
@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         profile=profile_run.summary(profiles, plan.profile_pairs),
     )
     report.write(args.out, measured, plan, rows, extras)
-    last = measured[-1]
-    timeline.draw({name: m.throughput.slots for name, m in last.items() if m.throughput}).save(
+    timeline.draw(report.slot_runs(report.median_repetition(measured))).save(
         args.out / "timeline.png", optimize=True
     )
     written = profile_run.write(args.out, profiles, plan.profile_pairs)

@@ -23,7 +23,8 @@ from benchmarks.percentiles import median, p95
 from benchmarks.round_trips import RoundTrips, typical
 from benchmarks.runner import Measured, Plan
 from benchmarks.throughput import Throughput
-from benchmarks.timeline import SlotStats, slot_stats
+from benchmarks.timeline import SlotRun, SlotStats, slot_stats
+from benchmarks.workload import HANDLERS
 
 MEMORY_LIMIT_MB = 512
 # Multiples of --max-spread. The overhead beside a slow API is a few % of a 2 s call: a few
@@ -280,11 +281,22 @@ class Extras:
     profile: dict[str, Any]
 
 
+def median_repetition(repetitions: list[dict[str, Measured]]) -> dict[str, Measured]:
+    """The repetition in which ours had its median throughput: the one the timeline shows."""
+    ranked = sorted(repetitions, key=lambda m: _throughput(m["ours"]).pairs_per_second)
+    return ranked[len(ranked) // 2]
+
+
+def slot_runs(measured: dict[str, Measured]) -> dict[str, SlotRun]:
+    """Each handler's throughput run of one repetition, ours first."""
+    return {name: _throughput(measured[name]).slots for name in HANDLERS}
+
+
 def slots_by_handler(repetitions: list[dict[str, Measured]]) -> dict[str, list[SlotStats]]:
     """Each handler's slot statistics, one per repetition."""
     return {
         name: [slot_stats(_throughput(measured[name]).slots) for measured in repetitions]
-        for name in repetitions[0]
+        for name in HANDLERS
     }
 
 
@@ -292,7 +304,7 @@ def round_trips_by_handler(repetitions: list[dict[str, Measured]]) -> dict[str, 
     """Each handler's typical warm pair, over every repetition."""
     return {
         name: typical([trip for measured in repetitions for trip in measured[name].round_trips])
-        for name in repetitions[0]
+        for name in HANDLERS
     }
 
 

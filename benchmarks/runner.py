@@ -48,9 +48,9 @@ class Plan:
 
 
 FULL = Plan(
-    cold_runs=4,
+    cold_runs=6,
     warm_pairs=20,
-    slow_api_pairs=3,
+    slow_api_pairs=5,
     rss_runs=1,
     heavy_label="two 4 MB inputs, 4095 px result",
     heavy=heavy_pair,
@@ -100,9 +100,17 @@ def imports(bench: Bench) -> dict[str, dict[str, float]]:
     return {name: import_breakdown(handler, bench.env) for name, handler in HANDLERS.items()}
 
 
-def run(bench: Bench, plan: Plan, progress: Callable[[str], None]) -> dict[str, Measured]:
-    """Take one repetition of every measurement of `plan` for both handlers."""
-    measured = {name: Measured() for name in HANDLERS}
+def run(
+    bench: Bench, plan: Plan, progress: Callable[[str], None], *, baseline_first: bool = False
+) -> dict[str, Measured]:
+    """Take one repetition of every measurement of `plan` for both handlers.
+
+    Each step alternates the handlers in the order of the dict returned: the baseline
+    first with `baseline_first`, so that repetitions taken in turn (ours first, then the
+    baseline first, ...) leave a drift in the machine's load to neither handler alone.
+    """
+    names = list(HANDLERS)[::-1] if baseline_first else list(HANDLERS)
+    measured = {name: Measured() for name in names}
     pair = portrait_pair(plan.pair_side)
     progress(f"cold starts: {plan.cold_runs} new processes per handler, each then merges a pair")
     _cold_starts(bench, plan, pair, measured)
@@ -117,9 +125,9 @@ def run(bench: Bench, plan: Plan, progress: Callable[[str], None]) -> dict[str, 
     _network(bench, plan, pair, measured)
     progress(f"peak RSS: {plan.heavy_label}")
     _heavy(bench, plan, pair, measured)
-    for name in HANDLERS:
+    for name, handler_measured in measured.items():
         progress(f"throughput of {name}: {plan.throughput_pairs} pairs, cap {plan.cap} calls")
-        measured[name].throughput = throughput.measure(
+        handler_measured.throughput = throughput.measure(
             bench,
             name,
             pair,
@@ -137,10 +145,17 @@ def merge_one(bench: Bench, box: Sandbox, name: str, pair: Pair) -> tuple[Handle
     return handled, bench.check_succeeded(name, pair_id)
 
 
-def _sandboxes(stack: ExitStack, bench: Bench, env: dict[str, str]) -> dict[str, Sandbox]:
+def _in_order(measured: dict[str, Measured]) -> dict[str, str]:
+    """The handlers (name: handler) in the repetition's order."""
+    return {name: HANDLERS[name] for name in measured}
+
+
+def _sandboxes(
+    stack: ExitStack, bench: Bench, env: dict[str, str], measured: dict[str, Measured]
+) -> dict[str, Sandbox]:
     return {
         name: stack.enter_context(Sandbox(handler, env, bench.log_file))
-        for name, handler in HANDLERS.items()
+        for name, handler in _in_order(measured).items()
     }
 
 
@@ -157,11 +172,11 @@ def _interleaved(
 
 def _cold_starts(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:
     # One unmeasured start each fills the bytecode cache and the page cache.
-    for handler in HANDLERS.values():
+    for handler in _in_order(measured).values():
         with Sandbox(handler, bench.env, bench.log_file):
             pass
     for _ in range(plan.cold_runs):
-        for name, handler in HANDLERS.items():
+        for name, handler in _in_order(measured).items():
             with Sandbox(handler, bench.env, bench.log_file) as box:
                 handled, _document = merge_one(bench, box, name, pair)
             assert box.startup is not None
@@ -172,7 +187,7 @@ def _cold_starts(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measu
 def _warm(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:
     """Warm pairs with their round trips counted, then pairs beside a slow API."""
     with ExitStack() as stack:
-        boxes = _sandboxes(stack, bench, bench.env)
+        boxes = _sandboxes(stack, bench, bench.env, measured)
         stack.callback(bench.emulator.reset)
         stack.enter_context(bench.recording_requests())
         for name, handled, document in _interleaved(
@@ -208,7 +223,7 @@ def _network(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_proxy.port}",
             "FUSION_API_URL": f"https://127.0.0.1:{api_proxy.port}{api.path}",
         }
-        boxes = _sandboxes(stack, bench, env)
+        boxes = _sandboxes(stack, bench, env, measured)
         for name, handled, _ in _interleaved(
             bench, boxes, pair, warmup=plan.warmup_pairs, count=plan.network_pairs
         ):
@@ -219,7 +234,7 @@ def _heavy(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) 
     heavy = plan.heavy()
     # An unmeasured round first: the emulator's first merge of these inputs takes seconds.
     for index in range(1 + plan.rss_runs):
-        for name, handler in HANDLERS.items():
+        for name, handler in _in_order(measured).items():
             with Sandbox(handler, bench.env, bench.log_file) as box:
                 merge_one(bench, box, name, pair)  # warm: the heavy pair's CPU is its own
                 handled = merge_one(bench, box, name, heavy)[0]
