@@ -154,11 +154,13 @@ class EntryPoints:
             try:
                 if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
                     raise OutOfTimeError("too little time left in this invocation")
-                ref = self._resolver.resolve(task.ref)
-                if ref is None:
+                found = self._resolver.resolve(task.ref)
+                if found is None:
                     code, text = "PermanentFailure", f"INPUT_NOT_FOUND: {_missing(task.ref)}"
                 else:
-                    outcome = self._pipeline.on_object(ref, invocation, job.source_similarity)
+                    outcome = self._pipeline.on_object(
+                        found.ref, invocation, job.source_similarity, found.listing
+                    )
                     code, text = _batch_result(outcome)
             except FusionError as exc:
                 _log_handed_back(exc, key=task.ref.key)
@@ -178,10 +180,10 @@ class EntryPoints:
 
     def _on_reported(self, reported: ReportedObject, invocation: Invocation) -> Outcome:
         """An object an event reports, found in its bucket and handed to the pipeline."""
-        ref = self._resolver.resolve(reported)
-        if ref is None:
+        found = self._resolver.resolve(reported)
+        if found is None:
             return Outcome(Status.SKIPPED, detail=_missing(reported))
-        return self._pipeline.on_object(ref, invocation)
+        return self._pipeline.on_object(found.ref, invocation, listing=found.listing)
 
 
 def _missing(reported: ReportedObject) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from portrait_fusion.errors import FusionError, InvalidEventError
 from portrait_fusion.invocation import Invocation
+from portrait_fusion.key_resolution import Listing
 from portrait_fusion.observability import count, logger
 from portrait_fusion.outcome import Outcome, PairRequest, Status
 from portrait_fusion.outputs import OutputWriter
@@ -25,10 +27,18 @@ class PairResolver:
     pending: PartnerRegister | None
 
     def from_object(
-        self, ref: ObjectRef, invocation: Invocation, similarity: object | None = None
+        self,
+        ref: ObjectRef,
+        invocation: Invocation,
+        similarity: object | None = None,
+        listing: Listing | None = None,
     ) -> PairRequest | Outcome:
         """The pair `ref` completes; else the outcome of an object that completes none
-        (skipped, a lone half waiting, or an ambiguous pair recorded as failed)."""
+        (skipped, a lone half waiting, or an ambiguous pair recorded as failed).
+
+        `listing` is the pair's folder as resolving the event's key just listed it: when it
+        is that folder, the partner is looked for there instead of in a second LIST.
+        """
         half = self.naming.parse(ref.key)
         if half is None:
             count("ObjectsSkipped")
@@ -39,7 +49,13 @@ class PairResolver:
             )
             return Outcome(Status.SKIPPED, detail=f"{ref.key!r} does not match PAIR_PATTERN")
         logger.thread_safe_append_keys(pair_id=half.pair_id)
-        keys = self.storage.list_keys(ref.bucket, half.listing_prefix)
+        if listing is not None and (listing.bucket, listing.prefix) == (
+            ref.bucket,
+            half.listing_prefix,
+        ):
+            keys: Sequence[str] = listing.keys
+        else:
+            keys = self.storage.list_keys(ref.bucket, half.listing_prefix)
         try:
             pair = self.naming.assemble(half.pair_id, keys)
         except FusionError as exc:

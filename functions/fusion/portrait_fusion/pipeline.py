@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from portrait_fusion.completion_events import EventPublisher, NoEvents
 from portrait_fusion.idempotency import IdempotencyGuard
 from portrait_fusion.invocation import Invocation
+from portrait_fusion.key_resolution import Listing
 from portrait_fusion.outcome import Outcome, PairRequest, Status
 from portrait_fusion.outputs import OutputWriter
 from portrait_fusion.pair_resolution import PairResolver
@@ -50,10 +51,15 @@ class Pipeline:
         self._run = PairRun(settings, storage, api, guard, executor, outputs, reuse)
 
     def on_object(
-        self, ref: ObjectRef, invocation: Invocation, similarity: object | None = None
+        self,
+        ref: ObjectRef,
+        invocation: Invocation,
+        similarity: object | None = None,
+        listing: Listing | None = None,
     ) -> Outcome:
-        """Handle one created object: run its pair if both halves are there."""
-        found = self._resolver.from_object(ref, invocation, similarity)
+        """Handle one created object: run its pair if both halves are there (`listing`: its
+        pair's folder, when resolving the event's key has just listed it)."""
+        found = self._resolver.from_object(ref, invocation, similarity, listing)
         if isinstance(found, Outcome):
             return found
         # Both halves of a pair in one batch share one run (and one outcome).

@@ -27,12 +27,14 @@ class MemoryStorage:
 
     objects: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
     writes: list[tuple[str, str]] = field(default_factory=list)
+    listed: list[tuple[str, str]] = field(default_factory=list)
     fail_writes: bool = False
 
     def put(self, bucket: str, key: str, body: bytes) -> None:
         self.objects[(bucket, key)] = (body, "application/octet-stream")
 
     def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        self.listed.append((bucket, prefix))
         return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
 
     def exists(self, ref: ObjectRef) -> bool:
