@@ -104,7 +104,7 @@ class FusionApiClient:
         self._one_call = threading.Lock()
 
     def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
-        """Make the merge, retrying transient failures while time is left.
+        """Merge the target face into the template, retrying transient failures while time is left.
 
         Raises `PermanentApiError`, `OperationalApiError` (no in-function retry) or
         `TransientApiError` once attempts or time run out. A 401 re-reads the key once.
