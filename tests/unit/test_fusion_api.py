@@ -21,7 +21,7 @@ from portrait_fusion.errors import (
     PermanentApiError,
     TransientApiError,
 )
-from portrait_fusion.fusion_api import FusionApiClient, Upload, new_session
+from portrait_fusion.fusion_api import FusionApiClient, MergeRequest, Upload, new_session
 from portrait_fusion.paid_calls import InMemoryPaidCallMarks
 from tests import images
 
@@ -131,7 +131,7 @@ TEMPLATE = Upload("template.png", images.as_png(), "image/png")
 
 
 def merge(api: FusionApiClient, similarity: float | None = 0.6, seconds: float = 100.0) -> Any:
-    return api.merge(TARGET, TEMPLATE, similarity, seconds_left=lambda: seconds)
+    return api.merge(MergeRequest(TARGET, TEMPLATE, similarity), seconds_left=lambda: seconds)
 
 
 def test_success_sends_a_multipart_body_with_real_types_and_the_key_header() -> None:
@@ -334,4 +334,5 @@ def test_the_paid_call_bound_holds_across_deliveries_of_one_pair() -> None:
 
 
 def merge_pair(api: FusionApiClient, pair_key: str) -> Any:
-    return api.merge(TARGET, TEMPLATE, None, seconds_left=lambda: 100.0, pair_key=pair_key)
+    request = MergeRequest(TARGET, TEMPLATE, None, pair_key=pair_key)
+    return api.merge(request, seconds_left=lambda: 100.0)

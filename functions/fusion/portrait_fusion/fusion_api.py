@@ -28,10 +28,22 @@ from portrait_fusion.paid_calls import UNUSABLE_LIMIT, InMemoryPaidCallMarks, Pa
 from portrait_fusion.preflight import ImageInfo
 from portrait_fusion.retry_policy import Backoff
 
-__all__ = ["FusionApiClient", "FusionResult", "Upload", "new_session"]
+__all__ = ["FusionApiClient", "FusionResult", "MergeRequest", "Upload", "new_session"]
 
 # Below this many seconds left there is no point starting a call: it could not finish.
 MIN_CALL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    """One merge to make: `target`'s face into `template`."""
+
+    target: Upload
+    template: Upload
+    similarity: float | None  # None: the API's own default
+    pair_key: str | None = None
+    """The pair version whose unusable 200s count against the paid-call bound across
+    deliveries; without it only this merge's own are counted."""
 
 
 @dataclass(frozen=True)
@@ -91,31 +103,21 @@ class FusionApiClient:
         # MaximumConcurrency still caps the calls the API sees.
         self._one_call = threading.Lock()
 
-    def merge(
-        self,
-        target: Upload,
-        template: Upload,
-        similarity: float | None,
-        *,
-        seconds_left: Callable[[], float],
-        pair_key: str | None = None,
-    ) -> FusionResult:
-        """Merge `target`'s face into `template`, retrying transient failures while time is left.
+    def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
+        """Merge the target face into the template, retrying transient failures while time is left.
 
-        `pair_key` names the pair version whose unusable 200s count against the paid-call
-        bound across deliveries; without it only this call's own are counted. Raises
-        `PermanentApiError`, `OperationalApiError` (no in-function retry) or
+        Raises `PermanentApiError`, `OperationalApiError` (no in-function retry) or
         `TransientApiError` once attempts or time run out. A 401 re-reads the key once.
         """
-        marks = self._marks if pair_key else InMemoryPaidCallMarks()
-        key = pair_key or "this call"
+        marks = self._marks if request.pair_key else InMemoryPaidCallMarks()
+        key = request.pair_key or "this call"
         tally = _Tally(self._keys.get(), key, marks, marks.unusable(key))
         if len(tally.unusable) >= UNUSABLE_LIMIT:
             # Earlier deliveries bought the replacement already (its document went unwritten).
             raise _paid_call_bound("", tally, request_id=tally.unusable[-1])
         while True:
             try:
-                answer = self._attempt(tally, target, template, similarity, seconds_left)
+                answer = self._attempt(tally, request, seconds_left)
             except ApiError as exc:
                 self._prepare_retry(exc, tally, seconds_left)
                 continue
@@ -130,12 +132,7 @@ class FusionApiClient:
             )
 
     def _attempt(
-        self,
-        tally: _Tally,
-        target: Upload,
-        template: Upload,
-        similarity: float | None,
-        seconds_left: Callable[[], float],
+        self, tally: _Tally, request: MergeRequest, seconds_left: Callable[[], float]
     ) -> Answer:
         with self._one_call:
             budget = seconds_left()
@@ -143,7 +140,9 @@ class FusionApiClient:
                 raise OutOfTimeError(f"{budget:.1f} s left: not enough to call the API")
             tally.calls += 1
             timeout = min(self._timeout, budget)
-            return self._transport.call(target, template, similarity, tally.key, timeout)
+            return self._transport.call(
+                request.target, request.template, request.similarity, tally.key, timeout
+            )
 
     def _prepare_retry(
         self, exc: ApiError, tally: _Tally, seconds_left: Callable[[], float]

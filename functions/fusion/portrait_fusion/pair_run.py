@@ -16,6 +16,7 @@ from portrait_fusion import preflight
 from portrait_fusion.call_budget import calls_for, tenant_of
 from portrait_fusion.correlation import correlation_id
 from portrait_fusion.errors import Disposition, FusionError
+from portrait_fusion.fusion_api import MergeRequest
 from portrait_fusion.idempotency import IdempotencyGuard
 from portrait_fusion.invocation import Invocation
 from portrait_fusion.observability import count, count_failure, logger, measure
@@ -109,12 +110,15 @@ class PairRun:
                 return document
             tenant = tenant_of(self.settings.pair_pattern, record.target.key)
             with timed(record, "api"), calls_for(tenant):
-                result = self.api.merge(
+                request = MergeRequest(
                     uploads.target,
                     uploads.template,
                     record.source_similarity,
-                    seconds_left=lambda: invocation.seconds_left() - OUTPUT_RESERVE_SECONDS,
                     pair_key=pair_key_of(idempotency_key(record)),
+                )
+                result = self.api.merge(
+                    request,
+                    seconds_left=lambda: invocation.seconds_left() - OUTPUT_RESERVE_SECONDS,
                 )
             record.api = {
                 "request_id": result.request_id,

@@ -29,6 +29,8 @@ __all__ = [
     "Status",
 ]
 
+_NO_EVENTS = NoEvents()
+
 
 class Pipeline:
     """Turns object events and pair requests into outcomes."""
@@ -41,12 +43,12 @@ class Pipeline:
         guard: IdempotencyGuard,
         executor: ThreadPoolExecutor,
         *,
-        events: EventPublisher | None = None,
+        events: EventPublisher = _NO_EVENTS,
         pending: PartnerRegister | None = None,
         reuse: ResultReuse | None = None,
     ) -> None:
         self.naming = PairNaming(settings.pair_pattern)
-        outputs = OutputWriter(settings, storage, self.naming, events or NoEvents())
+        outputs = OutputWriter(settings, storage, self.naming, events)
         self._resolver = PairResolver(self.naming, storage, outputs, pending)
         self._run = PairRun(settings, storage, api, guard, executor, outputs, reuse)
 
