@@ -153,9 +153,7 @@ class EntryPoints:
                 if found is None:
                     code, text = "PermanentFailure", f"INPUT_NOT_FOUND: {_missing(task.ref)}"
                 else:
-                    outcome = self.pipeline.on_object(
-                        found.ref, invocation, job.source_similarity, found.listing
-                    )
+                    outcome = self.pipeline.on_object(found, invocation, job.source_similarity)
                     code, text = _batch_result(outcome)
             except FusionError as exc:
                 _log_handed_back(exc, key=task.ref.key)
@@ -178,7 +176,7 @@ class EntryPoints:
         found = self.resolver.resolve(reported)
         if found is None:
             return Outcome(Status.SKIPPED, detail=_missing(reported))
-        return self.pipeline.on_object(found.ref, invocation, listing=found.listing)
+        return self.pipeline.on_object(found, invocation)
 
 
 def _missing(reported: ReportedObject) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from portrait_fusion.errors import FusionError, InvalidEventError
 from portrait_fusion.invocation import Invocation
-from portrait_fusion.key_resolution import Listing
+from portrait_fusion.key_resolution import FoundObject
 from portrait_fusion.observability import count, logger
 from portrait_fusion.outcome import Outcome, PairRequest, Status
 from portrait_fusion.outputs import OutputWriter
@@ -27,18 +27,15 @@ class PairResolver:
     pending: PartnerRegister | None
 
     def from_object(
-        self,
-        ref: ObjectRef,
-        invocation: Invocation,
-        similarity: object | None = None,
-        listing: Listing | None = None,
+        self, found: FoundObject, invocation: Invocation, similarity: object = None
     ) -> PairRequest | Outcome:
-        """The pair `ref` completes; else the outcome of an object that completes none
+        """The pair `found` completes; else the outcome of an object that completes none
         (skipped, a lone half waiting, or an ambiguous pair recorded as failed).
 
-        `listing` is the pair's folder as resolving the event's key just listed it: when it
-        is that folder, the partner is looked for there instead of in a second LIST.
+        When resolving the event's key listed the pair's folder, the partner is looked for
+        in that listing instead of in a second LIST.
         """
+        ref, listing = found.ref, found.listing
         half = self.naming.parse(ref.key)
         if half is None:
             count("ObjectsSkipped")
