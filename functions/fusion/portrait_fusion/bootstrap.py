@@ -108,6 +108,9 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
             clock=clock,
         )
         session = budgeted(session, settings.fusion_api_url, budget)
+    # Two pairs of a batch at a time, each reading its template, preflighting and reading
+    # ahead for its API call beside its other work.
+    pair_io = ThreadPoolExecutor(max_workers=6, thread_name_prefix="pair-io")
     api = FusionApiClient(
         session,
         settings.fusion_api_url,
@@ -115,6 +118,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         timeout_seconds=settings.api_timeout_seconds,
         max_attempts=settings.api_max_attempts,
         marks=DynamoDBPaidCallMarks(settings.idempotency_table, dynamodb, ttl),
+        executor=pair_io,
     )
     guard = _LazyIdempotencyGuard(
         lambda: DynamoDBIdempotencyGuard(settings.idempotency_table, dynamodb(), ttl)
@@ -136,8 +140,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         storage,
         api,
         guard,
-        # Two pairs of a batch at a time, each reading two inputs and preflighting at once.
-        ThreadPoolExecutor(max_workers=4, thread_name_prefix="pair-io"),
+        pair_io,
         reuse=reuse,
         events=completion_publisher(settings, events),
         pending=PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),

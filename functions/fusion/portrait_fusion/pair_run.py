@@ -59,8 +59,10 @@ class PairRun:
             if exc.disposition is not Disposition.FAIL:
                 raise
             return self.outputs.failed(record, exc)
-        # Preflight runs while the idempotency record is written; its verdict is taken (and
-        # a rejection recorded) inside the guarded work, as if it had run there.
+        # Preflight, and the API client's first reads, run while the idempotency record is
+        # written; preflight's verdict is taken (and a rejection recorded) inside the guarded
+        # work, as if it had run there.
+        self.api.read_ahead(pair_key_of(idempotency_key(record)))
         with self._in_background(lambda: prepare_uploads(record, inputs, self.settings)) as ready:
             guarded = self.guard.run(
                 idempotency_key(record), lambda: self._merge(record, ready.result, invocation)

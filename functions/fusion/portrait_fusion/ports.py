@@ -39,6 +39,9 @@ class FusionApi(Protocol):
     def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
         """The merged image, or a `FusionError` saying what to do about the failure."""
 
+    def read_ahead(self, pair_key: str) -> None:
+        """Start reading what a merge for `pair_key` needs first (it may do nothing)."""
+
 
 class PartnerRegister(Protocol):
     """Remembers a lone half, so a partner that never comes is reported."""

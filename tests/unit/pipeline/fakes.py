@@ -65,7 +65,11 @@ class FakeApi:
 
     error: FusionError | None = None
     calls: list[MergeRequest] = field(default_factory=list)
+    read_aheads: list[str] = field(default_factory=list)
     seconds_left_seen: list[float] = field(default_factory=list)
+
+    def read_ahead(self, pair_key: str) -> None:
+        self.read_aheads.append(pair_key)
 
     def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
         self.calls.append(request)
