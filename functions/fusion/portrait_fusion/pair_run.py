@@ -63,10 +63,16 @@ class PairRun:
         # written; preflight's verdict is taken (and a rejection recorded) inside the guarded
         # work, as if it had run there.
         self.api.read_ahead(pair_key_of(idempotency_key(record)))
-        with self._in_background(lambda: prepare_uploads(record, inputs, self.settings)) as ready:
-            guarded = self.guard.run(
-                idempotency_key(record), lambda: self._merge(record, ready.result, invocation)
-            )
+        try:
+            with self._in_background(
+                lambda: prepare_uploads(record, inputs, self.settings)
+            ) as ready:
+                guarded = self.guard.run(
+                    idempotency_key(record), lambda: self._merge(record, ready.result, invocation)
+                )
+        finally:
+            for sending in record.sending:  # the completion event, sent beside the guard's write
+                sending.result()
         if guarded.replayed:
             logger.info(
                 "pair already done: returning its stored document",

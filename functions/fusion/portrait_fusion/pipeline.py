@@ -48,7 +48,7 @@ class Pipeline:
         reuse: ResultReuse | None = None,
     ) -> None:
         self.naming = PairNaming(settings.pair_pattern)
-        outputs = OutputWriter(settings, storage, self.naming, events)
+        outputs = OutputWriter(settings, storage, self.naming, events, executor)
         self._resolver = PairResolver(self.naming, storage, outputs, pending)
         self._run = PairRun(settings, storage, api, guard, executor, outputs, reuse)
 
