@@ -180,6 +180,8 @@ def _child_env(env: Mapping[str, str]) -> dict[str, str]:
     return {
         **inherited,
         **env,
+        # As Lambda sets it: the handler's init gets ready for the first pair by it.
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "PYTHONPATH": path,
         "PYTHONDONTWRITEBYTECODE": "",
         "PYTHONPYCACHEPREFIX": str(PYCACHE),

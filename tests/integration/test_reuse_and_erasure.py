@@ -167,12 +167,19 @@ def test_erasure_removes_every_version_output_and_record_and_a_replay_finds_noth
     assert emulator.stats()["merges"] == 3
 
 
+def locations_of(stack: LocalStack) -> PairLocations:
+    """Where the local stack keeps pairs (default prefixes and pattern)."""
+    return PairLocations(
+        input_bucket=stack.input_bucket, output_bucket=stack.output_bucket, table=stack.table_name
+    )
+
+
 def test_erasure_removes_the_reuse_record_so_identical_inputs_are_merged_anew(
     reusing: Any, stack: LocalStack, buckets: Buckets, emulator: FusionEmulator, dynamodb: Any
 ) -> None:
     target, template = a_target(57), images.as_png()
     first = merge(reusing, buckets, target, template)
-    where = PairLocations(stack.input_bucket, stack.output_bucket, stack.table_name)
+    where = locations_of(stack)
     report = erase_pair(first, where, s3=buckets.s3, dynamodb=dynamodb)
     assert any(record.startswith("reuse#") for record in report.records)
     second = merge(reusing, buckets, target, template)
@@ -188,7 +195,7 @@ def test_erasure_removes_the_pairs_paid_call_marks(
     pair_id = merge(reusing, buckets, a_target(58), images.as_png())
     assert (buckets.document(pair_id) or {})["api"]["unusable_request_ids"]
     # When the pair is erased
-    where = PairLocations(stack.input_bucket, stack.output_bucket, stack.table_name)
+    where = locations_of(stack)
     report = erase_pair(pair_id, where, s3=buckets.s3, dynamodb=dynamodb)
     # Then its mark went with its other records
     assert any(record.startswith("unusable-200#") for record in report.records)

@@ -244,7 +244,7 @@ SWEEP_GRANTS = [
 ]
 
 BATCH_OPERATIONS_GRANTS = [
-    allow(["lambda:InvokeFunction"], getatt("FusionFunction")),
+    allow(["lambda:InvokeFunction"], [getatt("FusionFunction"), sub("${FusionFunction.Arn}:*")]),
     allow(
         ["s3:GetObject", "s3:GetObjectVersion"],
         sub("${OutputBucket.Arn}/batch-operations/manifests/*"),
@@ -701,6 +701,7 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         "QueueAgeAlarmSeconds": 1800,
         "EventBusName": "default",
         "PartnerTimeoutMinutes": 1440,
+        "EnableSnapStart": "false",
         "PartnerSweepMinutes": 15,
         "CompletionWebhookUrl": "",
         "CompletionWebhookToken": "",
@@ -757,6 +758,7 @@ def test_outputs_name_every_resource_a_user_or_test_looks_up(template: dict[str,
         "FusionDLQUrl": ref("FusionDLQ"),
         "FusionFunctionName": ref("FusionFunction"),
         "FusionFunctionArn": getatt("FusionFunction"),
+        "FusionFunctionAliasArn": ref("FusionFunctionAliaslive"),
         "ApiKeySecretArn": ref("ApiKeySecret"),
         "IdempotencyTableName": ref("IdempotencyTable"),
         "BatchOperationsRoleArn": getatt("BatchOperationsRole"),
@@ -847,3 +849,22 @@ def test_the_webhook_exists_only_with_a_url_and_forwards_every_pipeline_event(
             "Resource": getatt("CompletionWebhookDestination"),
         }
     ]
+
+
+def test_snapstart_is_a_switch_on_the_alias_the_queue_invokes(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SnapStart only starts published versions from a snapshot: every deploy publishes one
+    # behind `live`, the queue's mapping invokes that alias, and the switch is ApplyOn.
+    from tests.template.test_cloudformation_deploy import transformed
+
+    function = template["Resources"]["FusionFunction"]["Properties"]
+    assert function["AutoPublishAlias"] == "live"
+    assert function["SnapStart"] == {
+        "ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}
+    }
+    assert template["Conditions"]["SnapStartOn"] == {"Fn::Equals": [ref("EnableSnapStart"), "true"]}
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # SAM's pseudo parameters
+    resources = transformed(template)["Resources"]
+    mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert [m["Properties"]["FunctionName"] for m in mappings] == [ref("FusionFunctionAliaslive")]

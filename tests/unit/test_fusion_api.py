@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +20,10 @@ from portrait_fusion.errors import (
     OperationalApiError,
     OutOfTimeError,
     PermanentApiError,
+    StorageError,
     TransientApiError,
 )
-from portrait_fusion.fusion_api import FusionApiClient, Upload, new_session
+from portrait_fusion.fusion_api import FusionApiClient, MergeRequest, Upload, new_session
 from portrait_fusion.paid_calls import InMemoryPaidCallMarks
 from tests import images
 
@@ -131,7 +133,7 @@ TEMPLATE = Upload("template.png", images.as_png(), "image/png")
 
 
 def merge(api: FusionApiClient, similarity: float | None = 0.6, seconds: float = 100.0) -> Any:
-    return api.merge(TARGET, TEMPLATE, similarity, seconds_left=lambda: seconds)
+    return api.merge(MergeRequest(TARGET, TEMPLATE, similarity), seconds_left=lambda: seconds)
 
 
 def test_success_sends_a_multipart_body_with_real_types_and_the_key_header() -> None:
@@ -334,4 +336,61 @@ def test_the_paid_call_bound_holds_across_deliveries_of_one_pair() -> None:
 
 
 def merge_pair(api: FusionApiClient, pair_key: str) -> Any:
-    return api.merge(TARGET, TEMPLATE, None, seconds_left=lambda: 100.0, pair_key=pair_key)
+    request = MergeRequest(TARGET, TEMPLATE, None, pair_key=pair_key)
+    return api.merge(request, seconds_left=lambda: 100.0)
+
+
+class CountingMarks(InMemoryPaidCallMarks):
+    """Paid-call marks that count their reads, and can fail them."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+        self.error = error
+
+    def unusable(self, pair_key: str) -> list[str | None]:
+        self.reads.append(pair_key)
+        if self.error is not None:
+            raise self.error
+        return super().unusable(pair_key)
+
+
+def read_ahead_client(
+    marks: CountingMarks, executor: ThreadPoolExecutor
+) -> tuple[FusionApiClient, FakeKeys]:
+    keys = FakeKeys("k1")
+    session = new_session()
+    session.mount("https://", ScriptedAdapter([ok(), ok()]))
+    api = FusionApiClient(
+        session,
+        "https://api.test/face-fusion",
+        keys,
+        timeout_seconds=30,
+        max_attempts=1,
+        marks=marks,
+        executor=executor,
+    )
+    return api, keys
+
+
+def test_a_read_ahead_is_what_the_merge_uses_instead_of_reading_again() -> None:
+    marks = CountingMarks()
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        api, keys = read_ahead_client(marks, executor)
+        api.read_ahead("pair-a")
+        api.read_ahead("pair-a")  # asked twice (both halves of a batch): read once
+        assert merge_pair(api, "pair-a").attempts == 1
+        assert (marks.reads, keys.reads) == (["pair-a"], 1)
+        # A pair nobody read ahead for is read when its merge starts.
+        merge_pair(api, "pair-b")
+    assert marks.reads == ["pair-a", "pair-b"]
+
+
+def test_a_read_ahead_that_failed_fails_the_merge_with_its_error() -> None:
+    unavailable = StorageError("paid-call marks unavailable", code="STORAGE_ERROR")
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        api, _ = read_ahead_client(CountingMarks(unavailable), executor)
+        api.read_ahead("pair-a")
+        with pytest.raises(StorageError) as caught:
+            merge_pair(api, "pair-a")
+    assert caught.value is unavailable

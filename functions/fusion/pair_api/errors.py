@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PairApiError(Exception):
-    """A request the API answers with a JSON error body `{"error": {"code", "message"}}`."""
+    """A request the API answers with a JSON error body `{"error": {"code", "message"}}`.
+
+    A subclass names its answer in its class line: `class X(PairApiError, status=..., code=...)`.
+    """
 
     status = 500
     code = "INTERNAL_ERROR"
+
+    def __init_subclass__(cls, *, status: int, code: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status
+        cls.code = code
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -15,39 +25,24 @@ class PairApiError(Exception):
         self.field = field  # the request field at fault, when there is one
 
 
-class InvalidRequest(PairApiError):
+class InvalidRequest(PairApiError, status=400, code="INVALID_REQUEST"):
     """The request's body or path names something wrong (the message names the field)."""
 
-    status = 400
-    code = "INVALID_REQUEST"
 
-
-class UnknownPair(PairApiError):
+class UnknownPair(PairApiError, status=404, code="PAIR_NOT_FOUND"):
     """No pair with this id was ever created (or it has been erased)."""
 
-    status = 404
-    code = "PAIR_NOT_FOUND"
 
-
-class BodyTooLarge(PairApiError):
+class BodyTooLarge(PairApiError, status=413, code="REQUEST_TOO_LARGE"):
     """The request body is larger than any valid request."""
 
-    status = 413
-    code = "REQUEST_TOO_LARGE"
 
-
-class UnsupportedMediaType(PairApiError):
+class UnsupportedMediaType(PairApiError, status=415, code="UNSUPPORTED_MEDIA_TYPE"):
     """The request body is not JSON."""
 
-    status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
 
-
-class StoreUnavailable(PairApiError):
+class StoreUnavailable(PairApiError, status=500, code="STORAGE_ERROR"):
     """S3 refused or failed a call the request needed."""
-
-    status = 500
-    code = "STORAGE_ERROR"
 
 
 class ConfigurationError(Exception):

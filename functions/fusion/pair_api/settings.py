@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pair_api.errors import ConfigurationError
+from portrait_fusion.pair_buckets import PairBuckets
 
 # The keys the API hands out; the fusion function's PAIR_PATTERN must recognise them.
 TARGET_NAME = "target.jpg"
@@ -14,14 +15,10 @@ TEMPLATE_NAME = "template.jpg"
 
 
 @dataclass(frozen=True)
-class PairApiSettings:
+class PairApiSettings(PairBuckets):
     """Where pairs, the catalogue and results live, and how long presigned URLs stay valid."""
 
-    input_bucket: str
-    output_bucket: str
     max_upload_bytes: int
-    input_prefix: str = "incoming/"
-    output_prefix: str = "results/"
     catalogue_prefix: str = "catalogue/"
     upload_expires_seconds: int = 300
     result_url_expires_seconds: int = 300

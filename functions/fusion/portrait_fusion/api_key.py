@@ -81,6 +81,11 @@ class ApiKeyProvider:
                 )
             return self._cached[0]
 
+    def forget(self) -> None:
+        """Drop the cached key: the next `get` reads the secret again."""
+        with self._lock:
+            self._cached = None
+
     def _read(self) -> ApiKey:
         from botocore.exceptions import BotoCoreError, ClientError
 

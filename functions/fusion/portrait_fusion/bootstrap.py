@@ -30,6 +30,7 @@ from portrait_fusion.reuse import DynamoDBResultReuse
 from portrait_fusion.settings import Settings
 from portrait_fusion.storage import S3Storage
 from portrait_fusion.visibility import VisibilityPolicy
+from portrait_fusion.warm_up import WarmUp
 
 T = TypeVar("T")
 
@@ -80,10 +81,12 @@ def _client(service: str) -> Callable[[], Any]:
 
 @dataclass(frozen=True)
 class App:
-    """What the handler needs: the entry points, and the guard to tell about each invocation."""
+    """What the handler needs: the entry points, the guard to tell about each invocation,
+    and what makes a new execution environment ready ahead of its first pair."""
 
     entrypoints: EntryPoints
     guard: IdempotencyGuard
+    warm_up: WarmUp
 
 
 def build_app(settings: Settings, clock: Clock = utc_now) -> App:
@@ -91,9 +94,8 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     tells the call budget and re-use records what day it is)."""
     from portrait_fusion.idempotency import DynamoDBIdempotencyGuard, record_ttl_seconds
 
-    keys = ApiKeyProvider(
-        _client("secretsmanager"), settings.api_key_secret_id, settings.secret_max_age_seconds
-    )
+    secrets = _client("secretsmanager")
+    keys = ApiKeyProvider(secrets, settings.api_key_secret_id, settings.secret_max_age_seconds)
     dynamodb = _client("dynamodb")
     ttl = record_ttl_seconds(settings.result_retention_days)
     session = new_session()
@@ -106,6 +108,9 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
             clock=clock,
         )
         session = budgeted(session, settings.fusion_api_url, budget)
+    # Two pairs of a batch at a time, each reading its template, preflighting and reading
+    # ahead for its API call beside its other work.
+    pair_io = ThreadPoolExecutor(max_workers=6, thread_name_prefix="pair-io")
     api = FusionApiClient(
         session,
         settings.fusion_api_url,
@@ -113,11 +118,13 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         timeout_seconds=settings.api_timeout_seconds,
         max_attempts=settings.api_max_attempts,
         marks=DynamoDBPaidCallMarks(settings.idempotency_table, dynamodb, ttl),
+        executor=pair_io,
     )
     guard = _LazyIdempotencyGuard(
         lambda: DynamoDBIdempotencyGuard(settings.idempotency_table, dynamodb(), ttl)
     )
     s3 = _client("s3")
+    events = _client("events")
     storage = S3Storage(s3)
     reuse = None
     if settings.reuse_identical_results:
@@ -133,23 +140,28 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         storage,
         api,
         guard,
-        # Two pairs of a batch at a time, each reading two inputs and preflighting at once.
-        ThreadPoolExecutor(max_workers=4, thread_name_prefix="pair-io"),
+        pair_io,
         reuse=reuse,
-        events=completion_publisher(settings),
+        events=completion_publisher(settings, events),
         pending=PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),
     )
     batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
     resolver = KeyResolver(storage, pipeline.naming)
     hand_back = HandBack(SqsQueues(_client("sqs")), VisibilityPolicy(random.random))
-    return App(EntryPoints(pipeline, batch, resolver, hand_back), guard)
+    # The clients a pair meets after its S3 reads, then S3 itself (built by then, mostly).
+    clients = [dynamodb, secrets, *([events] if settings.event_bus_name else []), s3]
+    warm_up = WarmUp(clients, keys, session, settings.fusion_api_url)
+    return App(EntryPoints(pipeline, batch, resolver, hand_back), guard, warm_up)
 
 
-def completion_publisher(settings: Settings) -> EventPublisher:
-    """Completion events on EVENT_BUS_NAME; none when it is empty."""
+def completion_publisher(
+    settings: Settings, client: Callable[[], Any] | None = None
+) -> EventPublisher:
+    """Completion events on EVENT_BUS_NAME (through `client`, else a new one); none when it
+    is empty."""
     if not settings.event_bus_name:
         return NoEvents()
-    return EventBridgePublisher(_client("events"), settings.event_bus_name)
+    return EventBridgePublisher(client or _client("events"), settings.event_bus_name)
 
 
 def build_sweep(settings: Settings) -> PartnerSweep:

@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -64,31 +65,24 @@ class Reservation(Protocol):
         """Return the unit: the call it was for was not billed."""
 
 
+@dataclass(frozen=True)
 class DynamoDBCallBudget:
     """`CallBudget` on atomic conditional counters in DynamoDB."""
 
-    def __init__(
-        self,
-        table_name: str,
-        client: Callable[[], DynamoDBClient],
-        *,
-        daily_cap: int,
-        tenant_cap: int,
-        clock: Clock = utc_now,
-    ) -> None:
-        self._table = table_name
-        self._client = client
-        self._daily_cap = daily_cap
-        self._tenant_cap = tenant_cap
-        self._clock = clock
+    table_name: str
+    client: Callable[[], DynamoDBClient]
+    _: KW_ONLY
+    daily_cap: int
+    tenant_cap: int
+    clock: Clock = utc_now
 
     def reserve(self, tenant: str | None) -> _Units:
-        now = self._clock()
+        now = self.clock()
         day = now.astimezone(UTC).date()
         units = _Units(self)
-        scopes = [(counter_id(day), self._daily_cap, "all tenants")]
+        scopes = [(counter_id(day), self.daily_cap, "all tenants")]
         if tenant is not None:
-            scopes.append((counter_id(day, tenant), self._tenant_cap, f"tenant {tenant!r}"))
+            scopes.append((counter_id(day, tenant), self.tenant_cap, f"tenant {tenant!r}"))
         for counter, cap, whose in scopes:
             if not cap:
                 continue
@@ -111,12 +105,11 @@ class DynamoDBCallBudget:
     def _take(self, counter: str, cap: int, day: date) -> bool:
         expires = datetime.combine(day + timedelta(days=_COUNTER_DAYS_KEPT), time(), UTC)
         try:
-            self._client().update_item(
-                TableName=self._table,
-                Key={"id": {"S": counter}},
-                UpdateExpression="ADD spent :one SET expiration = :expires",
-                ConditionExpression="attribute_not_exists(spent) OR spent < :cap",
-                ExpressionAttributeValues={
+            self._update(
+                counter,
+                "ADD spent :one SET expiration = :expires",
+                condition="attribute_not_exists(spent) OR spent < :cap",
+                values={
                     ":one": {"N": "1"},
                     ":cap": {"N": str(cap)},
                     ":expires": {"N": str(int(expires.timestamp()))},
@@ -133,12 +126,11 @@ class DynamoDBCallBudget:
     def give_back(self, counter: str) -> None:
         """Return one unit to `counter` (never below zero)."""
         try:
-            self._client().update_item(
-                TableName=self._table,
-                Key={"id": {"S": counter}},
-                UpdateExpression="ADD spent :minus_one",
-                ConditionExpression="spent > :zero",
-                ExpressionAttributeValues={":minus_one": {"N": "-1"}, ":zero": {"N": "0"}},
+            self._update(
+                counter,
+                "ADD spent :minus_one",
+                condition="spent > :zero",
+                values={":minus_one": {"N": "-1"}, ":zero": {"N": "0"}},
             )
         except (ClientError, BotoCoreError) as exc:
             # A unit not given back only makes the cap stricter, never looser.
@@ -146,6 +138,16 @@ class DynamoDBCallBudget:
                 "could not give back a call budget unit",
                 extra={"counter": counter, "error": type(exc).__name__},
             )
+
+    def _update(self, counter: str, update: str, *, condition: str, values: dict[str, Any]) -> None:
+        """Apply `update` to `counter`'s item if `condition` holds (else a `ClientError`)."""
+        self.client().update_item(
+            TableName=self.table_name,
+            Key={"id": {"S": counter}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
 
 
 class _Units:

@@ -6,6 +6,7 @@ Operations result codes). The error classification itself lives in one place: `D
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from portrait_fusion.errors import (
@@ -36,20 +37,14 @@ from portrait_fusion.storage import ObjectRef
 MIN_SECONDS_TO_START = 10.0
 
 
+@dataclass(frozen=True)
 class EntryPoints:
     """Dispatches an event to the pipeline and shapes the answer for its source."""
 
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        batch_executor: ThreadPoolExecutor,
-        resolver: KeyResolver,
-        hand_back: HandBack,
-    ) -> None:
-        self._pipeline = pipeline
-        self._batch_executor = batch_executor
-        self._resolver = resolver
-        self._hand_back = hand_back
+    pipeline: Pipeline
+    batch_executor: ThreadPoolExecutor
+    resolver: KeyResolver
+    hand_back: HandBack
 
     def handle(self, event: Any, invocation: Invocation) -> dict[str, Any]:
         """Handle any supported event kind."""
@@ -72,7 +67,7 @@ class EntryPoints:
         """
         records = event["Records"]
         count("MessagesReceived", len(records))
-        retry = self._batch_executor.map(
+        retry = self.batch_executor.map(
             lambda item: self._sqs_message(item[0], item[1], invocation), enumerate(records)
         )
         return {"batchItemFailures": [{"itemIdentifier": m} for m in retry if m is not None]}
@@ -85,7 +80,7 @@ class EntryPoints:
         logger.thread_safe_remove_keys(["pair_id"])  # a pool thread may carry the last one's
         if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
             logger.warning("out of time: handing message back", extra={"message_id": message_id})
-            self._hand_back.schedule(record, OutOfTimeError("too little time left to start"))
+            self.hand_back.schedule(record, OutOfTimeError("too little time left to start"))
             return message_id
         try:
             notification = sqs_notification(record.get("body", ""))
@@ -95,7 +90,7 @@ class EntryPoints:
             # A malformed message also goes back: after maxReceiveCount it rests in the
             # DLQ, where someone can see it, instead of being silently dropped.
             _log_handed_back(exc, message_id=message_id)
-            self._hand_back.schedule(record, exc)
+            self.hand_back.schedule(record, exc)
             return message_id
         except Exception:
             # A bug must not take the rest of the batch down with it.
@@ -126,12 +121,12 @@ class EntryPoints:
         similarity = event.get("source_similarity")
         if "pair" in event:
             bucket, prefix = parse_s3_uri(event["pair"], "pair")
-            outcome = self._pipeline.on_prefix(bucket, prefix, invocation, similarity)
+            outcome = self.pipeline.on_prefix(bucket, prefix, invocation, similarity)
         else:
             target = ObjectRef(*parse_s3_uri(event.get("target"), "target"))
             template = ObjectRef(*parse_s3_uri(event.get("template"), "template"))
             pair_id = event.get("pair_id") or self._pair_id_of(target)
-            outcome = self._pipeline.run_pair(
+            outcome = self.pipeline.run_pair(
                 PairRequest(str(pair_id), target, template, similarity), invocation
             )
         if outcome.document is None:
@@ -139,7 +134,7 @@ class EntryPoints:
         return outcome.document
 
     def _pair_id_of(self, target: ObjectRef) -> str:
-        half = self._pipeline.naming.parse(target.key)
+        half = self.pipeline.naming.parse(target.key)
         if half is None:
             raise InvalidEventError(
                 f"{target.uri} does not match PAIR_PATTERN: give a pair_id in the event"
@@ -154,11 +149,11 @@ class EntryPoints:
             try:
                 if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
                     raise OutOfTimeError("too little time left in this invocation")
-                ref = self._resolver.resolve(task.ref)
-                if ref is None:
+                found = self.resolver.resolve(task.ref)
+                if found is None:
                     code, text = "PermanentFailure", f"INPUT_NOT_FOUND: {_missing(task.ref)}"
                 else:
-                    outcome = self._pipeline.on_object(ref, invocation, job.source_similarity)
+                    outcome = self.pipeline.on_object(found, invocation, job.source_similarity)
                     code, text = _batch_result(outcome)
             except FusionError as exc:
                 _log_handed_back(exc, key=task.ref.key)
@@ -178,10 +173,10 @@ class EntryPoints:
 
     def _on_reported(self, reported: ReportedObject, invocation: Invocation) -> Outcome:
         """An object an event reports, found in its bucket and handed to the pipeline."""
-        ref = self._resolver.resolve(reported)
-        if ref is None:
+        found = self.resolver.resolve(reported)
+        if found is None:
             return Outcome(Status.SKIPPED, detail=_missing(reported))
-        return self._pipeline.on_object(ref, invocation)
+        return self.pipeline.on_object(found, invocation)
 
 
 def _missing(reported: ReportedObject) -> str:

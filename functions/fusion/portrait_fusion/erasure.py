@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from portrait_fusion.pair_buckets import PairBuckets
 from portrait_fusion.pairing import PairNaming
 from portrait_fusion.settings import DEFAULT_PAIR_PATTERN
 
@@ -21,14 +22,10 @@ _DELETE_BATCH = 1000  # DeleteObjects' limit
 
 
 @dataclass(frozen=True)
-class PairLocations:
+class PairLocations(PairBuckets):
     """Where a stack keeps pairs: the buckets and prefixes, the table, the naming convention."""
 
-    input_bucket: str
-    output_bucket: str
     table: str
-    input_prefix: str = "incoming/"
-    output_prefix: str = "results/"
     pair_pattern: str = DEFAULT_PAIR_PATTERN
 
     @classmethod

@@ -7,7 +7,9 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 import requests
@@ -28,10 +30,25 @@ from portrait_fusion.paid_calls import UNUSABLE_LIMIT, InMemoryPaidCallMarks, Pa
 from portrait_fusion.preflight import ImageInfo
 from portrait_fusion.retry_policy import Backoff
 
-__all__ = ["FusionApiClient", "FusionResult", "Upload", "new_session"]
+__all__ = ["FusionApiClient", "FusionResult", "MergeRequest", "Upload", "new_session"]
 
 # Below this many seconds left there is no point starting a call: it could not finish.
 MIN_CALL_SECONDS = 1.0
+# Read-aheads kept for merges yet to start: a batch works on two pairs at a time; one that
+# never merges (a replay, a rejected input) is dropped once newer ones push it out.
+_READ_AHEADS_KEPT = 8
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    """One merge to make: `target`'s face into `template`."""
+
+    target: Upload
+    template: Upload
+    similarity: float | None  # None: the API's own default
+    pair_key: str | None = None
+    """The pair version whose unusable 200s count against the paid-call bound across
+    deliveries; without it only this merge's own are counted."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +94,12 @@ class FusionApiClient:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
+        executor: Executor | None = None,
     ) -> None:
         self._transport = FusionCall(session, url, clock)
+        self._executor = executor
+        self._ahead: OrderedDict[str, Future[tuple[ApiKey, list[str | None]]]] = OrderedDict()
+        self._ahead_lock = threading.Lock()
         self._keys = keys
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
@@ -91,31 +112,24 @@ class FusionApiClient:
         # MaximumConcurrency still caps the calls the API sees.
         self._one_call = threading.Lock()
 
-    def merge(
-        self,
-        target: Upload,
-        template: Upload,
-        similarity: float | None,
-        *,
-        seconds_left: Callable[[], float],
-        pair_key: str | None = None,
-    ) -> FusionResult:
-        """Merge `target`'s face into `template`, retrying transient failures while time is left.
+    def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
+        """Merge the target face into the template, retrying transient failures while time is left.
 
-        `pair_key` names the pair version whose unusable 200s count against the paid-call
-        bound across deliveries; without it only this call's own are counted. Raises
-        `PermanentApiError`, `OperationalApiError` (no in-function retry) or
+        Raises `PermanentApiError`, `OperationalApiError` (no in-function retry) or
         `TransientApiError` once attempts or time run out. A 401 re-reads the key once.
         """
-        marks = self._marks if pair_key else InMemoryPaidCallMarks()
-        key = pair_key or "this call"
-        tally = _Tally(self._keys.get(), key, marks, marks.unusable(key))
+        marks = self._marks if request.pair_key else InMemoryPaidCallMarks()
+        key = request.pair_key or "this call"
+        with self._ahead_lock:
+            ahead = self._ahead.pop(key, None)
+        api_key, unusable = ahead.result() if ahead else self._first_reads(key, marks)
+        tally = _Tally(api_key, key, marks, unusable)
         if len(tally.unusable) >= UNUSABLE_LIMIT:
             # Earlier deliveries bought the replacement already (its document went unwritten).
             raise _paid_call_bound("", tally, request_id=tally.unusable[-1])
         while True:
             try:
-                answer = self._attempt(tally, target, template, similarity, seconds_left)
+                answer = self._attempt(tally, request, seconds_left)
             except ApiError as exc:
                 self._prepare_retry(exc, tally, seconds_left)
                 continue
@@ -129,13 +143,24 @@ class FusionApiClient:
                 unusable_request_ids=tuple(tally.unusable),
             )
 
+    def read_ahead(self, pair_key: str) -> None:
+        """Start what a merge for `pair_key` reads first (the API key, the pair's unusable
+        200s so far) on the executor, so it overlaps the caller's own work (the idempotency
+        write); the merge then takes it instead of reading again."""
+        if self._executor is None:
+            return
+        with self._ahead_lock:
+            if pair_key in self._ahead:
+                return
+            self._ahead[pair_key] = self._executor.submit(self._first_reads, pair_key, self._marks)
+            while len(self._ahead) > _READ_AHEADS_KEPT:
+                self._ahead.popitem(last=False)
+
+    def _first_reads(self, pair_key: str, marks: PaidCallMarks) -> tuple[ApiKey, list[str | None]]:
+        return self._keys.get(), marks.unusable(pair_key)
+
     def _attempt(
-        self,
-        tally: _Tally,
-        target: Upload,
-        template: Upload,
-        similarity: float | None,
-        seconds_left: Callable[[], float],
+        self, tally: _Tally, request: MergeRequest, seconds_left: Callable[[], float]
     ) -> Answer:
         with self._one_call:
             budget = seconds_left()
@@ -143,7 +168,9 @@ class FusionApiClient:
                 raise OutOfTimeError(f"{budget:.1f} s left: not enough to call the API")
             tally.calls += 1
             timeout = min(self._timeout, budget)
-            return self._transport.call(target, template, similarity, tally.key, timeout)
+            return self._transport.call(
+                request.target, request.template, request.similarity, tally.key, timeout
+            )
 
     def _prepare_retry(
         self, exc: ApiError, tally: _Tally, seconds_left: Callable[[], float]

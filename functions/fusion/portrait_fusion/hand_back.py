@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -73,18 +74,13 @@ class SqsQueues:
         )
 
 
+@dataclass(frozen=True)
 class HandBack:
     """Sets a handed-back message's visibility from the error that sent it back."""
 
-    def __init__(
-        self,
-        queues: MessageQueue,
-        policy: VisibilityPolicy,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._queues = queues
-        self._policy = policy
-        self._clock = clock
+    queues: MessageQueue
+    policy: VisibilityPolicy
+    clock: Callable[[], float] = time.time
 
     def schedule(self, record: dict[str, Any], error: FusionError) -> int | None:
         """Change the message's visibility; return the seconds set (None: left as it was).
@@ -95,16 +91,16 @@ class HandBack:
         attributes = record.get("attributes") or {}
         queue_arn = str(record.get("eventSourceARN", ""))
         try:
-            limits = self._queues.limits(queue_arn)
-            sent_ms = float(attributes.get("SentTimestamp") or self._clock() * 1000)
-            seconds = self._policy.delay_seconds(
+            limits = self.queues.limits(queue_arn)
+            sent_ms = float(attributes.get("SentTimestamp") or self.clock() * 1000)
+            seconds = self.policy.delay_seconds(
                 error,
                 int(attributes.get("ApproximateReceiveCount") or 1),
                 limits,
-                age_seconds=max(0.0, self._clock() - sent_ms / 1000),
+                age_seconds=max(0.0, self.clock() - sent_ms / 1000),
             )
             if seconds is not None:
-                self._queues.change_visibility(queue_arn, record["receiptHandle"], seconds)
+                self.queues.change_visibility(queue_arn, record["receiptHandle"], seconds)
         except (ClientError, BotoCoreError, KeyError, ValueError) as exc:
             logger.warning(
                 "could not change the visibility of a handed-back message",

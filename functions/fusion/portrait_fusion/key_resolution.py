@@ -5,6 +5,9 @@ Operations tasks are percent-encoded (AWS's own example decodes them with `unquo
 not say how EventBridge's `detail.object.key` is written (moto sends it raw). A key is read
 the documented way first and the other plausible ways after; the first reading that names an
 object in the bucket wins, so `a+b` and `a b` are both found whichever way they arrived.
+
+A reading is looked up by listing its pair's folder (the naming convention's listing prefix),
+not the key alone: the pair resolver needs that listing next, so one LIST serves both.
 """
 
 from __future__ import annotations
@@ -68,8 +71,28 @@ class ReportedObject:
         return readings
 
 
+@dataclass(frozen=True)
+class Listing:
+    """The keys under one prefix of a bucket, as one LIST saw them."""
+
+    bucket: str
+    prefix: str
+    keys: tuple[str, ...]  # in listing order
+
+
+@dataclass(frozen=True)
+class FoundObject:
+    """The object an event means, and the listing of its pair's folder that found it (None
+    for a key outside the naming convention, which is not looked up)."""
+
+    ref: ObjectRef
+    listing: Listing | None = None
+
+
 class ObjectLookup(Protocol):
-    """Tells whether an object (at a version, when given) is in its bucket."""
+    """Lists a bucket's keys, and tells whether an object at a pinned version is there."""
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]: ...
 
     def exists(self, ref: ObjectRef) -> bool: ...
 
@@ -81,27 +104,35 @@ class KeyResolver:
         self._lookup = lookup
         self._naming = naming
 
-    def resolve(self, reported: ReportedObject) -> ObjectRef | None:
+    def resolve(self, reported: ReportedObject) -> FoundObject | None:
         """The object the event means, or None (warned and counted) when none is there.
 
         A key that matches the naming convention in no reading is returned as documented,
         unchecked: the pipeline skips it without a request to S3.
         """
-        candidates = [k for k in reported.readings() if self._naming.parse(k) is not None]
-        if not candidates:
-            return ObjectRef(reported.bucket, reported.key, reported.version_id)
-        for key in candidates:
-            ref = ObjectRef(reported.bucket, key, reported.version_id)
-            if self._lookup.exists(ref):
-                return ref
+        halves = [h for k in reported.readings() if (h := self._naming.parse(k)) is not None]
+        if not halves:
+            return FoundObject(ObjectRef(reported.bucket, reported.key, reported.version_id))
+        listings: dict[str, Listing] = {}  # readings of one key mostly share their folder
+        for half in halves:
+            listing = listings.get(half.listing_prefix) or self._list(
+                reported.bucket, half.listing_prefix
+            )
+            listings[listing.prefix] = listing
+            ref = ObjectRef(reported.bucket, half.key, reported.version_id)
+            if half.key in listing.keys and (ref.version_id is None or self._lookup.exists(ref)):
+                return FoundObject(ref, listing)
         count("ObjectsMissing")
         logger.warning(
             "object named by the event is not in the bucket: skipped",
             extra={
                 "bucket": reported.bucket,
                 "raw_key": reported.raw_key,
-                "readings": candidates,
+                "readings": [half.key for half in halves],
                 "version_id": reported.version_id,
             },
         )
         return None
+
+    def _list(self, bucket: str, prefix: str) -> Listing:
+        return Listing(bucket, prefix, tuple(self._lookup.list_keys(bucket, prefix)))

@@ -7,6 +7,7 @@ are not retried again here, so a write never sleeps past the time left.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Executor
 from typing import Any
 
 from portrait_fusion.completion_events import EventPublisher, completion_event
@@ -29,12 +30,18 @@ class OutputWriter:
     """Writes a pair's outputs to the output bucket, never where they would re-trigger it."""
 
     def __init__(
-        self, settings: Settings, storage: Storage, naming: PairNaming, events: EventPublisher
+        self,
+        settings: Settings,
+        storage: Storage,
+        naming: PairNaming,
+        events: EventPublisher,
+        sender: Executor | None = None,
     ) -> None:
         self._settings = settings
         self._storage = storage
         self._naming = naming
         self._events = events
+        self._sender = sender  # sends a success's event beside the idempotency record's write
 
     def output_key(self, record: PairRecord, name: str) -> str:
         """The key of the pair's output `name`; refuses one an upload event would match."""
@@ -64,7 +71,7 @@ class OutputWriter:
             "height": result.info.height,
             "sha256": hashlib.sha256(result.image).hexdigest(),
         }
-        return self._publish(record, record.to_document())
+        return self._publish(record, record.to_document(), in_background=True)
 
     def copied(self, record: PairRecord, earlier: EarlierResult) -> dict[str, Any]:
         """Write an earlier pair's result for the same request as this pair's; announce it."""
@@ -73,7 +80,7 @@ class OutputWriter:
         self._put(key, earlier.image, earlier.entry["content_type"])
         record.result = {**earlier.entry, "bucket": self._settings.output_bucket, "key": key}
         record.reused_from = earlier.pair_id
-        return self._publish(record, record.to_document())
+        return self._publish(record, record.to_document(), in_background=True)
 
     def failed(self, record: PairRecord, error: FusionError) -> Outcome:
         """Record a permanent failure, unless it would replace a success from these inputs."""
@@ -89,11 +96,19 @@ class OutputWriter:
         self._publish(record, document)
         return Outcome.of(document)
 
-    def _publish(self, record: PairRecord, document: dict[str, Any]) -> dict[str, Any]:
-        """Write `document`, then announce it (a replay never gets here)."""
+    def _publish(
+        self, record: PairRecord, document: dict[str, Any], *, in_background: bool = False
+    ) -> dict[str, Any]:
+        """Write `document`, then announce it (a replay never gets here). `in_background`:
+        the event goes out on the sender while the caller goes on (the run waits for
+        `record.sending` before it returns)."""
         key = self.output_key(record, "result.json")
         self._put(key, encode(document), "application/json")
-        self._events.publish(completion_event(document, self._settings.output_bucket, key))
+        event = completion_event(document, self._settings.output_bucket, key)
+        if in_background and self._sender is not None:
+            record.sending.append(self._sender.submit(self._events.publish, event))
+        else:
+            self._events.publish(event)
         return document
 
     def _stored_document(self, record: PairRecord) -> dict[str, Any] | None:

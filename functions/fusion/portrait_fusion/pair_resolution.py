@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from portrait_fusion.errors import FusionError, InvalidEventError
 from portrait_fusion.invocation import Invocation
+from portrait_fusion.key_resolution import FoundObject
 from portrait_fusion.observability import count, logger
 from portrait_fusion.outcome import Outcome, PairRequest, Status
 from portrait_fusion.outputs import OutputWriter
@@ -25,10 +27,15 @@ class PairResolver:
     pending: PartnerRegister | None
 
     def from_object(
-        self, ref: ObjectRef, invocation: Invocation, similarity: object | None = None
+        self, found: FoundObject, invocation: Invocation, similarity: object = None
     ) -> PairRequest | Outcome:
-        """The pair `ref` completes; else the outcome of an object that completes none
-        (skipped, a lone half waiting, or an ambiguous pair recorded as failed)."""
+        """The pair `found` completes; else the outcome of an object that completes none
+        (skipped, a lone half waiting, or an ambiguous pair recorded as failed).
+
+        When resolving the event's key listed the pair's folder, the partner is looked for
+        in that listing instead of in a second LIST.
+        """
+        ref, listing = found.ref, found.listing
         half = self.naming.parse(ref.key)
         if half is None:
             count("ObjectsSkipped")
@@ -39,7 +46,13 @@ class PairResolver:
             )
             return Outcome(Status.SKIPPED, detail=f"{ref.key!r} does not match PAIR_PATTERN")
         logger.thread_safe_append_keys(pair_id=half.pair_id)
-        keys = self.storage.list_keys(ref.bucket, half.listing_prefix)
+        if listing is not None and (listing.bucket, listing.prefix) == (
+            ref.bucket,
+            half.listing_prefix,
+        ):
+            keys: Sequence[str] = listing.keys
+        else:
+            keys = self.storage.list_keys(ref.bucket, half.listing_prefix)
         try:
             pair = self.naming.assemble(half.pair_id, keys)
         except FusionError as exc:

@@ -16,6 +16,7 @@ from portrait_fusion import preflight
 from portrait_fusion.call_budget import calls_for, tenant_of
 from portrait_fusion.correlation import correlation_id
 from portrait_fusion.errors import Disposition, FusionError
+from portrait_fusion.fusion_api import MergeRequest
 from portrait_fusion.idempotency import IdempotencyGuard
 from portrait_fusion.invocation import Invocation
 from portrait_fusion.observability import count, count_failure, logger, measure
@@ -58,12 +59,20 @@ class PairRun:
             if exc.disposition is not Disposition.FAIL:
                 raise
             return self.outputs.failed(record, exc)
-        # Preflight runs while the idempotency record is written; its verdict is taken (and
-        # a rejection recorded) inside the guarded work, as if it had run there.
-        with self._in_background(lambda: prepare_uploads(record, inputs, self.settings)) as ready:
-            guarded = self.guard.run(
-                idempotency_key(record), lambda: self._merge(record, ready.result, invocation)
-            )
+        # Preflight, and the API client's first reads, run while the idempotency record is
+        # written; preflight's verdict is taken (and a rejection recorded) inside the guarded
+        # work, as if it had run there.
+        self.api.read_ahead(pair_key_of(idempotency_key(record)))
+        try:
+            with self._in_background(
+                lambda: prepare_uploads(record, inputs, self.settings)
+            ) as ready:
+                guarded = self.guard.run(
+                    idempotency_key(record), lambda: self._merge(record, ready.result, invocation)
+                )
+        finally:
+            for sending in record.sending:  # the completion event, sent beside the guard's write
+                sending.result()
         if guarded.replayed:
             logger.info(
                 "pair already done: returning its stored document",
@@ -109,12 +118,15 @@ class PairRun:
                 return document
             tenant = tenant_of(self.settings.pair_pattern, record.target.key)
             with timed(record, "api"), calls_for(tenant):
-                result = self.api.merge(
+                request = MergeRequest(
                     uploads.target,
                     uploads.template,
                     record.source_similarity,
-                    seconds_left=lambda: invocation.seconds_left() - OUTPUT_RESERVE_SECONDS,
                     pair_key=pair_key_of(idempotency_key(record)),
+                )
+                result = self.api.merge(
+                    request,
+                    seconds_left=lambda: invocation.seconds_left() - OUTPUT_RESERVE_SECONDS,
                 )
             record.api = {
                 "request_id": result.request_id,

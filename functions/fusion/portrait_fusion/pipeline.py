@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from portrait_fusion.completion_events import EventPublisher, NoEvents
 from portrait_fusion.idempotency import IdempotencyGuard
 from portrait_fusion.invocation import Invocation
+from portrait_fusion.key_resolution import FoundObject
 from portrait_fusion.outcome import Outcome, PairRequest, Status
 from portrait_fusion.outputs import OutputWriter
 from portrait_fusion.pair_resolution import PairResolver
@@ -28,6 +29,8 @@ __all__ = [
     "Status",
 ]
 
+_NO_EVENTS = NoEvents()
+
 
 class Pipeline:
     """Turns object events and pair requests into outcomes."""
@@ -40,25 +43,28 @@ class Pipeline:
         guard: IdempotencyGuard,
         executor: ThreadPoolExecutor,
         *,
-        events: EventPublisher | None = None,
+        events: EventPublisher = _NO_EVENTS,
         pending: PartnerRegister | None = None,
         reuse: ResultReuse | None = None,
     ) -> None:
         self.naming = PairNaming(settings.pair_pattern)
-        outputs = OutputWriter(settings, storage, self.naming, events or NoEvents())
+        outputs = OutputWriter(settings, storage, self.naming, events, executor)
         self._resolver = PairResolver(self.naming, storage, outputs, pending)
         self._run = PairRun(settings, storage, api, guard, executor, outputs, reuse)
 
     def on_object(
-        self, ref: ObjectRef, invocation: Invocation, similarity: object | None = None
+        self, created: ObjectRef | FoundObject, invocation: Invocation, similarity: object = None
     ) -> Outcome:
-        """Handle one created object: run its pair if both halves are there."""
-        found = self._resolver.from_object(ref, invocation, similarity)
+        """Handle one created object (as resolving its event found it, with its pair's
+        folder listed, or just its ref): run its pair if both halves are there."""
+        if isinstance(created, ObjectRef):
+            created = FoundObject(created)
+        found = self._resolver.from_object(created, invocation, similarity)
         if isinstance(found, Outcome):
             return found
         # Both halves of a pair in one batch share one run (and one outcome).
         return invocation.shared_run(
-            (ref.bucket, found.target.key, found.template.key),
+            (created.ref.bucket, found.target.key, found.template.key),
             lambda: self._run.run(found, invocation),
         )
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from portrait_fusion.fusion_api import FusionResult, Upload
+    from portrait_fusion.fusion_api import FusionResult, MergeRequest
     from portrait_fusion.pairing import Half
     from portrait_fusion.storage import ObjectRef, StoredObject
 
@@ -36,16 +36,11 @@ class Storage(Protocol):
 class FusionApi(Protocol):
     """The face-fusion API: one merge, retried within the time left."""
 
-    def merge(
-        self,
-        target: Upload,
-        template: Upload,
-        similarity: float | None,
-        *,
-        seconds_left: Callable[[], float],
-        pair_key: str | None = None,
-    ) -> FusionResult:
+    def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
         """The merged image, or a `FusionError` saying what to do about the failure."""
+
+    def read_ahead(self, pair_key: str) -> None:
+        """Start reading what a merge for `pair_key` needs first (it may do nothing)."""
 
 
 class PartnerRegister(Protocol):

@@ -10,7 +10,7 @@ noticeable share of a cold start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from portrait_fusion.errors import PreflightError
@@ -303,13 +303,7 @@ def _adjustment(
     before: ImageInfo, after: ImageInfo, changes: list[str], declared: int
 ) -> dict[str, Any]:
     def describe_info(info: ImageInfo) -> dict[str, Any]:
-        return {
-            "format": info.format.name,
-            "mode": info.mode,
-            "width": info.width,
-            "height": info.height,
-            "size": info.size,
-        }
+        return asdict(info) | {"format": info.format.name}
 
     return {
         "action": ", ".join(changes) + " (AUTO_FIT)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,8 @@ class PairRecord:
     result: dict[str, Any] | None = None
     correlation_id: str | None = None
     reused_from: str | None = None  # the pair whose result was copied (no API call)
+    # Outputs still on their way (the completion event): waited for before the run returns.
+    sending: list[Future[object]] = field(default_factory=list)
 
     def input_entry(self, role: str) -> dict[str, Any]:
         """The document's `inputs.<role>` entry: what was read, and what was sent."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from portrait_fusion.completion_events import CompletionEvent
 from portrait_fusion.errors import FusionError, PairingError, StorageError
-from portrait_fusion.fusion_api import FusionResult, Upload
+from portrait_fusion.fusion_api import FusionResult, MergeRequest
 from portrait_fusion.idempotency import GuardedRun
 from portrait_fusion.invocation import Invocation
 from portrait_fusion.pairing import Half
@@ -27,12 +27,14 @@ class MemoryStorage:
 
     objects: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
     writes: list[tuple[str, str]] = field(default_factory=list)
+    listed: list[tuple[str, str]] = field(default_factory=list)
     fail_writes: bool = False
 
     def put(self, bucket: str, key: str, body: bytes) -> None:
         self.objects[(bucket, key)] = (body, "application/octet-stream")
 
     def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        self.listed.append((bucket, prefix))
         return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
 
     def exists(self, ref: ObjectRef) -> bool:
@@ -62,20 +64,15 @@ class FakeApi:
     """Answers every merge with `result` (or raises `error`); records what it was asked."""
 
     error: FusionError | None = None
-    calls: list[tuple[Upload, Upload]] = field(default_factory=list)
+    calls: list[MergeRequest] = field(default_factory=list)
+    read_aheads: list[str] = field(default_factory=list)
     seconds_left_seen: list[float] = field(default_factory=list)
 
-    def merge(
-        self,
-        target: Upload,
-        template: Upload,
-        similarity: float | None,
-        *,
-        seconds_left: Callable[[], float],
-        pair_key: str | None = None,
-    ) -> FusionResult:
-        del similarity, pair_key
-        self.calls.append((target, template))
+    def read_ahead(self, pair_key: str) -> None:
+        self.read_aheads.append(pair_key)
+
+    def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
+        self.calls.append(request)
         self.seconds_left_seen.append(seconds_left())
         if self.error is not None:
             raise self.error

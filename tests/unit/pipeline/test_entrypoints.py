@@ -176,3 +176,16 @@ def test_an_async_s3_event_raises_what_should_be_retried() -> None:
     w.guard.in_progress = False
     answer = _entrypoints(w, FakeQueues()).handle(event, invocation())
     assert answer["outcomes"][0]["status"] == "succeeded"
+
+
+def test_a_notification_completing_a_pair_lists_the_pair_folder_once() -> None:
+    # Resolving the event's key lists the pair's folder; the pair resolver finds the
+    # partner in that same listing instead of listing again.
+    w, queues = world(), FakeQueues()
+    _pair(w, "p1")
+    response = _entrypoints(w, queues).handle(
+        {"Records": [_message("m1", "incoming/p1/template.jpg")]}, invocation()
+    )
+    assert response == {"batchItemFailures": []}
+    assert w.storage.listed == [("in", "incoming/p1")]
+    assert w.storage.document("out", "results/p1/result.json")["status"] == "succeeded"

@@ -30,6 +30,8 @@ def test_a_complete_pair_is_merged_once_and_its_outputs_written() -> None:
     outcome = w.pipeline.on_object(ObjectRef("in", TEMPLATE), invocation())
     assert outcome.status is Status.SUCCEEDED
     assert len(w.api.calls) == 1
+    # The client read ahead, beside the idempotency write, for the very merge it made.
+    assert w.api.read_aheads == [w.api.calls[0].pair_key]
     assert ("out", "results/p1/result.jpg") in w.storage.objects
     assert w.storage.document("out", "results/p1/result.json")["status"] == "succeeded"
     assert [e.detail["status"] for e in w.events.events] == ["succeeded"]

@@ -1,0 +1,183 @@
+"""Getting an execution environment ready ahead of its first pair, and renewed after a
+SnapStart restore: the clients, the API key, the connection to the API."""
+
+from __future__ import annotations
+
+import random
+import socket
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from portrait_fusion import handler
+from portrait_fusion.api_key import ApiKey, ApiKeyProvider
+from portrait_fusion.errors import ConfigurationError
+from portrait_fusion.fusion_call import new_session
+from portrait_fusion.warm_up import WarmUp, preconnect
+
+
+class CountingKeys(ApiKeyProvider):
+    """An API key provider that counts its reads of the secret."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None, "secret", max_age_seconds=300)  # type: ignore[arg-type,return-value]
+        self.reads = 0
+
+    def _read(self) -> ApiKey:
+        self.reads += 1
+        return ApiKey(f"key-{self.reads}")
+
+
+@dataclass
+class FakeClient:
+    closed: int = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@dataclass
+class Server:
+    """A TCP server on 127.0.0.1 answering each HTTP request with an empty 200, counting
+    the connections it accepts and the requests it reads."""
+
+    listener: socket.socket
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/face-fusion"
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            while data := conn.recv(65536):
+                self.requests.append(data)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    running = Server(socket.create_server(("127.0.0.1", 0)))
+    threading.Thread(target=running.serve, daemon=True).start()
+    yield running
+    running.listener.close()
+
+
+def test_a_preconnected_session_sends_its_first_request_on_that_connection(
+    server: Server,
+) -> None:
+    session = new_session()
+    preconnect(session, server.url)
+    # The connection is open and nothing was sent on it: the API saw no request.
+    assert (server.connections, server.requests) == (1, [])
+    session.post(server.url, data=b"x", timeout=5)
+    session.post(server.url, data=b"y", timeout=5)
+    assert server.connections == 1
+    assert len(server.requests) == 2
+
+
+def test_prepare_builds_every_client_and_connect_reads_the_key_and_connects(
+    server: Server,
+) -> None:
+    built: list[str] = []
+    clients = [lambda: built.append("dynamodb"), lambda: built.append("s3")]
+    keys = CountingKeys()
+    warm = WarmUp(clients, keys, new_session(), server.url)
+    warm.prepare()
+    assert (built, keys.reads, server.connections) == (["dynamodb", "s3"], 0, 0)
+    warm.connect()
+    assert (keys.reads, server.connections) == (1, 1)
+    assert "PIL.Image" in sys.modules  # the image stack is imported ahead of the first pair
+
+
+def test_renew_after_a_restore_drops_the_key_the_connections_and_the_random_state(
+    server: Server,
+) -> None:
+    client = FakeClient()
+    keys = CountingKeys()
+    session = new_session()
+    warm = WarmUp([lambda: client], keys, session, server.url)
+    warm.connect()
+    random.seed(7)
+    snapshot_draw = random.random()
+    random.seed(7)  # every environment restored from one snapshot starts here
+    warm.renew()
+    assert random.random() != snapshot_draw
+    assert client.closed == 1
+    assert keys.get() == ApiKey("key-2")  # read again, not the snapshot's
+    session.post(server.url, data=b"x", timeout=5)
+    assert server.connections == 2  # the snapshot's connection was not reused
+
+
+def test_a_failing_warm_up_is_left_for_the_first_pair_to_report() -> None:
+    def broken() -> Any:
+        raise RuntimeError("no credentials")
+
+    warm = WarmUp([broken], CountingKeys(), new_session(), "http://127.0.0.1:9/x")
+    warm.in_background().join(timeout=10)  # ends without raising anywhere
+
+
+@dataclass
+class RecordingWarmUp:
+    calls: list[str] = field(default_factory=list)
+
+    def prepare(self) -> None:
+        self.calls.append("prepare")
+
+    def connect(self) -> None:
+        self.calls.append("connect")
+
+    def in_background(self) -> None:
+        self.calls.append("in_background")
+
+    def after_restore(self) -> None:
+        self.calls.append("after_restore")
+
+
+@pytest.mark.parametrize(
+    ("initialization_type", "calls"),
+    [
+        ("on-demand", ["in_background"]),
+        ("provisioned-concurrency", ["prepare", "connect"]),
+        ("snap-start", ["prepare"]),
+        (None, []),
+    ],
+)
+def test_init_gets_ready_as_the_initialization_type_allows(
+    monkeypatch: pytest.MonkeyPatch, initialization_type: str | None, calls: list[str]
+) -> None:
+    warm = RecordingWarmUp()
+    monkeypatch.setattr(handler, "app", lambda: types.SimpleNamespace(warm_up=warm))
+    hooks: list[Any] = []
+    restore = types.ModuleType("snapshot_restore_py")
+    restore.register_after_restore = hooks.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", restore)
+    handler.init(initialization_type)
+    assert warm.calls == calls
+    # Under SnapStart the secret and connections are made after each restore, not before.
+    assert hooks == ([warm.after_restore] if initialization_type == "snap-start" else [])
+
+
+def test_init_with_a_bad_environment_leaves_the_error_to_the_first_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def bad_environment() -> Any:
+        raise ConfigurationError("OUTPUT_BUCKET is required")
+
+    monkeypatch.setattr(handler, "app", bad_environment)
+    handler.init("on-demand")  # no exception at init
