@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from benchmarks.round_trips import API, Interval, sequential_rounds, typical, within
+from benchmarks.round_trips import (
+    API,
+    Interval,
+    RoundTrips,
+    sequential_rounds,
+    table,
+    typical,
+    within,
+)
 from local_stack.emulator.ledger import Ledger, LoggedCall
 from local_stack.request_log import LoggedRequest, RequestLog, operation_of
 
@@ -133,3 +141,15 @@ def test_the_ledger_logs_calls_only_once_asked_and_a_reset_empties_the_log() -> 
     assert ledger.call_log() == []
     ledger.log_call(LoggedCall(2.0, 3.0, 200))
     assert len(ledger.call_log()) == 1
+
+
+def test_the_table_lists_every_expected_operation_and_anything_else_seen() -> None:
+    ours = RoundTrips({"s3 GetObject": 2, API: 1, "sqs SendMessage": 1}, rounds=2)
+    baseline = RoundTrips({"s3 GetObject": 2, API: 1}, rounds=3)
+    lines = table(ours, baseline).splitlines()
+    rows = {line.rsplit(maxsplit=2)[0]: line.split()[-2:] for line in lines[1:]}
+    assert rows["s3 HeadObject"] == ["0", "0"]
+    assert rows["secretsmanager GetSecretValue"] == ["0", "0"]
+    assert rows["sqs SendMessage"] == ["1", "0"]
+    assert rows["total requests"] == ["4", "3"]
+    assert rows["sequential rounds"] == ["2", "3"]
