@@ -56,6 +56,13 @@ class Figure:
         return spread(self.ours_reps or (self.ours,))
 
     @property
+    def ratio_spread(self) -> float:
+        """How far apart the repetitions' ratios (ours over the baseline) are, in %: steadier
+        than either handler's own spread when the machine's load moves both alike."""
+        pairs = zip(self.ours_reps, self.baseline_reps, strict=True)
+        return spread([ours / base for ours, base in pairs if base and not math.isnan(base)])
+
+    @property
     def baseline_spread(self) -> float:
         """How far apart the baseline's repetitions are, in % of their median."""
         return spread(self.baseline_reps or (self.baseline,))

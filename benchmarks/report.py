@@ -218,7 +218,18 @@ def _spread_cell(value: float, reps: tuple[float, ...]) -> str:
 
 def table(rows: list[Figure]) -> str:
     """The figures as a fixed-width text table: repetitions' medians and their spreads."""
-    head = ("figure", "unit", "ours", "spread", "baseline", "spread", "ours/base", "target", "met")
+    head = (
+        "figure",
+        "unit",
+        "ours",
+        "spread",
+        "baseline",
+        "spread",
+        "ours/base",
+        "spread",
+        "target",
+        "met",
+    )
     lines = [head]
     for row in rows:
         ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
@@ -232,12 +243,13 @@ def table(rows: list[Figure]) -> str:
                 _cell(row.baseline, row.percent_of),
                 _spread_cell(row.baseline_spread, row.baseline_reps),
                 ratio,
+                _spread_cell(row.ratio_spread, row.ours_reps if row.ratio is not None else ()),
                 row.target,
                 met,
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    left_aligned = (0, 1, 7)
+    left_aligned = (0, 1, 8)
     rendered = [
         "  ".join(
             cell.ljust(width) if i in left_aligned else cell.rjust(width)
@@ -258,6 +270,11 @@ def imports_table(imports_ms: dict[str, dict[str, float]], top: int = 12) -> str
         f"{name:24} {ours.get(name, 0):9.1f} {base.get(name, 0):12.1f}" for name in names[:top]
     ]
     lines.append(f"{'total':24} {sum(ours.values()):9.1f} {sum(base.values()):12.1f}")
+    if any(ms < 0 for ms in [*ours.values(), *base.values()]):
+        lines.append(
+            "(a negative time: modules imported in two threads at once, which -X importtime's "
+            "self times do not account for)"
+        )
     return "\n".join(lines)
 
 
@@ -333,6 +350,7 @@ def document(
                 "met": row.met,
                 "ours_spread_percent": row.ours_spread,
                 "baseline_spread_percent": row.baseline_spread,
+                "ratio_spread_percent": row.ratio_spread,
             }
             for row in rows
         ],

@@ -83,3 +83,11 @@ def test_a_quick_run_never_fails_on_spread_and_a_quiet_one_passes() -> None:
     assert "not checked" in verdict(noisy, 15.0, quick=True).message
     quiet = combine([rep(30.0, 50.0), rep(31.0, 51.0), rep(30.5, 50.5)])
     assert verdict(quiet, 15.0, quick=False).exit_status == 0
+
+
+def test_the_ratio_can_be_steady_while_a_busy_machine_moves_both_handlers() -> None:
+    # every repetition ours is half the baseline, while the load moves both by 50 %
+    rows = combine([rep(20.0, 40.0), rep(30.0, 60.0), rep(25.0, 50.0)])
+    warm = rows[0]
+    assert warm.ours_spread == pytest.approx(40.0)
+    assert warm.ratio_spread == 0.0
