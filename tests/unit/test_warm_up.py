@@ -49,6 +49,17 @@ class Server:
     listener: socket.socket
     connections: int = 0
     requests: list[bytes] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def seen(self, connections: int, requests: int) -> tuple[int, int]:
+        """The counts once they reach these (or after a few seconds): the server counts
+        on its own threads, after the client has moved on."""
+        with self.changed:
+            self.changed.wait_for(
+                lambda: self.connections >= connections and len(self.requests) >= requests,
+                timeout=5,
+            )
+            return self.connections, len(self.requests)
 
     @property
     def url(self) -> str:
@@ -60,14 +71,36 @@ class Server:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            self.connections += 1
+            with self.changed:
+                self.connections += 1
+                self.changed.notify_all()
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                self.requests.append(data)
+        """Read whole requests (headers, then Content-Length bytes), answer each."""
+        with conn, conn.makefile("rb") as stream:
+            while head := _request_head(stream):
+                stream.read(_content_length(head))
+                with self.changed:
+                    self.requests.append(head)
+                    self.changed.notify_all()
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
+def _request_head(stream: Any) -> bytes:
+    """A request's lines up to the blank one; empty at the end of the connection."""
+    lines = []
+    while (line := stream.readline()) not in (b"", b"\r\n"):
+        lines.append(line)
+    return b"".join(lines)
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 @pytest.fixture
@@ -84,11 +117,10 @@ def test_a_preconnected_session_sends_its_first_request_on_that_connection(
     session = new_session()
     preconnect(session, server.url)
     # The connection is open and nothing was sent on it: the API saw no request.
-    assert (server.connections, server.requests) == (1, [])
+    assert server.seen(1, 0) == (1, 0)
     session.post(server.url, data=b"x", timeout=5)
     session.post(server.url, data=b"y", timeout=5)
-    assert server.connections == 1
-    assert len(server.requests) == 2
+    assert server.seen(1, 2) == (1, 2)
 
 
 def test_prepare_builds_every_client_and_connect_reads_the_key_and_connects(
@@ -101,7 +133,7 @@ def test_prepare_builds_every_client_and_connect_reads_the_key_and_connects(
     warm.prepare()
     assert (built, keys.reads, server.connections) == (["dynamodb", "s3"], 0, 0)
     warm.connect()
-    assert (keys.reads, server.connections) == (1, 1)
+    assert (keys.reads, server.seen(1, 0)) == (1, (1, 0))
     assert "PIL.Image" in sys.modules  # the image stack is imported ahead of the first pair
 
 
@@ -121,7 +153,7 @@ def test_renew_after_a_restore_drops_the_key_the_connections_and_the_random_stat
     assert client.closed == 1
     assert keys.get() == ApiKey("key-2")  # read again, not the snapshot's
     session.post(server.url, data=b"x", timeout=5)
-    assert server.connections == 2  # the snapshot's connection was not reused
+    assert server.seen(2, 1) == (2, 1)  # the snapshot's connection was not reused
 
 
 def test_a_failing_warm_up_is_left_for_the_first_pair_to_report() -> None:
