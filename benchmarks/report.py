@@ -82,6 +82,18 @@ def figures(measured: dict[str, Measured], plan: Plan) -> list[Figure]:
             spread_allowance=_CHECKED,
         ),
         Figure(
+            f"  throughput with +{plan.aws_rtt_ms} ms AWS / +{plan.api_rtt_ms} ms API round "
+            "trips (model; % of the cap)",
+            "pairs/s",
+            *both(lambda m: _modelled(m).pairs_per_second),
+            percent_of=cap,
+        ),
+        Figure(
+            "    API slots busy while every worker had work, with those round trips",
+            "%",
+            *both(lambda m: 100 * _modelled(m).busy_share_of_cap),
+        ),
+        Figure(
             f"cold start: new process to first result (median of {plan.cold_runs})",
             "ms",
             *first_result,
@@ -202,6 +214,11 @@ def figures(measured: dict[str, Measured], plan: Plan) -> list[Figure]:
 def _throughput(measured: Measured) -> Throughput:
     assert measured.throughput is not None
     return measured.throughput
+
+
+def _modelled(measured: Measured) -> Throughput:
+    assert measured.modelled_throughput is not None
+    return measured.modelled_throughput
 
 
 def _cell(value: float, percent_of: float | None) -> str:
@@ -372,8 +389,9 @@ def document(
 def _raw(measured: Measured) -> dict[str, Any]:
     """A repetition's samples; of the call log, only its summary (in "slots")."""
     raw = asdict(measured)
-    if raw.get("throughput"):
-        raw["throughput"]["slots"].pop("calls", None)
+    for run in ("throughput", "modelled_throughput"):
+        if raw.get(run):
+            raw[run]["slots"].pop("calls", None)
     return raw
 
 

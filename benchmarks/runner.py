@@ -9,7 +9,7 @@ of everything; the bench runs it `--reps` times (see `repetitions`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -93,6 +93,7 @@ class Measured:
     round_trips: list[RoundTrips] = field(default_factory=list)
     stages_ms: dict[str, list[int]] = field(default_factory=dict)
     throughput: Throughput | None = None
+    modelled_throughput: Throughput | None = None  # through the round-trip model's proxies
 
 
 def imports(bench: Bench) -> dict[str, dict[str, float]]:
@@ -127,15 +128,26 @@ def run(
     _heavy(bench, plan, pair, measured)
     for name, handler_measured in measured.items():
         progress(f"throughput of {name}: {plan.throughput_pairs} pairs, cap {plan.cap} calls")
-        handler_measured.throughput = throughput.measure(
-            bench,
-            name,
-            pair,
-            pairs=plan.throughput_pairs,
-            cap=plan.cap,
-            latency_ms=plan.call_ms,
-        )
+        handler_measured.throughput = _throughput(bench, plan, name, pair)
+    with modelled_network(bench, plan) as env:
+        for name, handler_measured in measured.items():
+            progress(f"throughput of {name} with the round-trip model")
+            handler_measured.modelled_throughput = _throughput(bench, plan, name, pair, env)
     return measured
+
+
+def _throughput(
+    bench: Bench, plan: Plan, name: str, pair: Pair, env: dict[str, str] | None = None
+) -> Throughput:
+    return throughput.measure(
+        bench,
+        name,
+        pair,
+        pairs=plan.throughput_pairs,
+        cap=plan.cap,
+        latency_ms=plan.call_ms,
+        env=env,
+    )
 
 
 def merge_one(bench: Bench, box: Sandbox, name: str, pair: Pair) -> tuple[Handled, dict[str, Any]]:
@@ -211,23 +223,28 @@ def _warm(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -
 def _network(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:
     """Warm pairs again, with every connection to moto and to the emulator through a proxy
     that adds a round-trip time: what keep-alive and concurrent reads save, made visible."""
-    api = urlsplit(bench.emulator.url)
-    aws = urlsplit(bench.stack.endpoint_url)
-    with (
-        DelayProxy((aws.hostname or "", aws.port or 0), plan.aws_rtt_ms) as aws_proxy,
-        DelayProxy((api.hostname or "", api.port or 0), plan.api_rtt_ms) as api_proxy,
-        ExitStack() as stack,
-    ):
-        env = {
-            **bench.env,
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_proxy.port}",
-            "FUSION_API_URL": f"https://127.0.0.1:{api_proxy.port}{api.path}",
-        }
+    with modelled_network(bench, plan) as env, ExitStack() as stack:
         boxes = _sandboxes(stack, bench, env, measured)
         for name, handled, _ in _interleaved(
             bench, boxes, pair, warmup=plan.warmup_pairs, count=plan.network_pairs
         ):
             measured[name].network.append(handled)
+
+
+@contextmanager
+def modelled_network(bench: Bench, plan: Plan) -> Iterator[dict[str, str]]:
+    """The function's environment with AWS and the API behind `plan`'s round-trip times."""
+    api = urlsplit(bench.emulator.url)
+    aws = urlsplit(bench.stack.endpoint_url)
+    with (
+        DelayProxy((aws.hostname or "", aws.port or 0), plan.aws_rtt_ms) as aws_proxy,
+        DelayProxy((api.hostname or "", api.port or 0), plan.api_rtt_ms) as api_proxy,
+    ):
+        yield {
+            **bench.env,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_proxy.port}",
+            "FUSION_API_URL": f"https://127.0.0.1:{api_proxy.port}{api.path}",
+        }
 
 
 def _heavy(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:

@@ -12,7 +12,7 @@ holds no cold start. The emulator's call log gives the slot timeline (`timeline`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,16 +49,25 @@ class Throughput:
 
 
 def measure(
-    bench: Bench, name: str, pair: Pair, *, pairs: int, cap: int, latency_ms: int
+    bench: Bench,
+    name: str,
+    pair: Pair,
+    *,
+    pairs: int,
+    cap: int,
+    latency_ms: int,
+    env: Mapping[str, str] | None = None,
 ) -> Throughput:
-    """Push `pairs` pairs through the mapping for handler `name` with the API capped."""
+    """Push `pairs` pairs through the mapping for handler `name` with the API capped (the
+    function's environment `env`, else the bench's)."""
     ids = [new_pair_id(name) for _ in range(pairs)]
+    bench.clear_buckets()
     bench.emulator.reset()
     bench.emulator.set_faults(Faults(latency_ms=latency_ms, concurrency_cap=cap))
     esm = EventSourceMapping(
         bench.stack.queue_url,
         handler=HANDLERS[name],
-        env=bench.env,
+        env=bench.env if env is None else env,
         batch_size=bench.stack.batch_size,
         concurrency=cap,
         function_timeout_s=bench.stack.function_timeout,
