@@ -15,8 +15,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
+
+from local_stack.running import Running
 
 _CHUNK = 64 * 1024
 _END = b""
@@ -25,7 +25,7 @@ _END = b""
 Line = queue.SimpleQueue[tuple[float, bytes]]
 
 
-class DelayProxy:
+class DelayProxy(Running):
     """Listens on 127.0.0.1 and forwards each connection to `upstream`, `rtt_ms` slower."""
 
     def __init__(self, upstream: tuple[str, int], rtt_ms: float) -> None:
@@ -42,16 +42,12 @@ class DelayProxy:
         """The port it listens on."""
         return int(self._listener.getsockname()[1])
 
-    def __enter__(self) -> Self:
+    def start(self) -> None:
+        """Accept connections in the background."""
         self._spawn(self._accept)
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """Close the listener and every connection, and wait for their threads."""
         with self._lock:
             self._closing = True
             sockets = [self._listener, *self._open]
@@ -72,11 +68,11 @@ class DelayProxy:
             try:
                 client, _ = self._listener.accept()
                 server = socket.create_connection(self._upstream)
-            except OSError:  # closed by __exit__ (or the upstream is gone)
+            except OSError:  # closed by stop() (or the upstream is gone)
                 return
             pair = (client, server)
             with self._lock:
-                if self._closing:  # __exit__ has taken its list of sockets already
+                if self._closing:  # stop() has taken its list of sockets already
                     self._close(pair)
                     return
                 self._open.update(pair)

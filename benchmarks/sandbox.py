@@ -25,8 +25,9 @@ from collections import defaultdict
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any
+
+from local_stack.running import Running
 
 ROOT = Path(__file__).resolve().parent.parent
 PYCACHE = Path(tempfile.gettempdir()) / "portrait-fusion-bench-pycache"
@@ -90,7 +91,7 @@ class Handled:
     end: float
 
 
-class Sandbox:
+class Sandbox(Running):
     """One handler process; `with Sandbox(...) as box:` starts it, `box.invoke(event)` uses it.
 
     The handler's output (and `-X importtime`'s, with `importtime=True`) goes to `log`.
@@ -107,7 +108,8 @@ class Sandbox:
         self._process: subprocess.Popen[str] | None = None
         self.startup: Startup | None = None
 
-    def __enter__(self) -> Self:
+    def start(self) -> None:
+        """Start the process and wait for its handler to be ready (stopped again if not)."""
         self._log = self._log_path.open("a")
         flags = ["-X", "importtime"] if self._importtime else []
         started = time.perf_counter()
@@ -122,11 +124,10 @@ class Sandbox:
         try:
             ready = self._reply("READY")
         except RuntimeError:
-            self.__exit__(None, None, None)
+            self.stop()
             raise
         wall_ms = (time.perf_counter() - started) * 1000
         self.startup = Startup(wall_ms, *(float(v) for v in ready))
-        return self
 
     def invoke(self, event: dict[str, Any]) -> Handled:
         """Hand the handler one event; raise if it reports failed messages."""
@@ -150,12 +151,8 @@ class Sandbox:
             )
         return line.split()[1:]
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """End the events (the child exits), waiting a little before killing it."""
         if self._process is not None:
             assert self._process.stdin is not None
             with contextlib.suppress(BrokenPipeError):  # the child is gone already

@@ -79,6 +79,10 @@ class Listing:
     prefix: str
     keys: tuple[str, ...]  # in listing order
 
+    def covers(self, bucket: str, prefix: str) -> bool:
+        """Whether this is the listing of `prefix` in `bucket`."""
+        return (self.bucket, self.prefix) == (bucket, prefix)
+
 
 @dataclass(frozen=True)
 class FoundObject:
@@ -113,12 +117,10 @@ class KeyResolver:
         halves = [h for k in reported.readings() if (h := self._naming.parse(k)) is not None]
         if not halves:
             return FoundObject(ObjectRef(reported.bucket, reported.key, reported.version_id))
-        listings: dict[str, Listing] = {}  # readings of one key mostly share their folder
+        listing: Listing | None = None  # readings of one key mostly share their folder
         for half in halves:
-            listing = listings.get(half.listing_prefix) or self._list(
-                reported.bucket, half.listing_prefix
-            )
-            listings[listing.prefix] = listing
+            if listing is None or not listing.covers(reported.bucket, half.listing_prefix):
+                listing = self._list(reported.bucket, half.listing_prefix)
             ref = ObjectRef(reported.bucket, half.key, reported.version_id)
             if half.key in listing.keys and (ref.version_id is None or self._lookup.exists(ref)):
                 return FoundObject(ref, listing)

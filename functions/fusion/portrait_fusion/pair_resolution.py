@@ -46,10 +46,7 @@ class PairResolver:
             )
             return Outcome(Status.SKIPPED, detail=f"{ref.key!r} does not match PAIR_PATTERN")
         logger.thread_safe_append_keys(pair_id=half.pair_id)
-        if listing is not None and (listing.bucket, listing.prefix) == (
-            ref.bucket,
-            half.listing_prefix,
-        ):
+        if listing is not None and listing.covers(ref.bucket, half.listing_prefix):
             keys: Sequence[str] = listing.keys
         else:
             keys = self.storage.list_keys(ref.bucket, half.listing_prefix)

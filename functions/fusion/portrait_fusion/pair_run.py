@@ -62,13 +62,15 @@ class PairRun:
         # Preflight, and the API client's first reads, run while the idempotency record is
         # written; preflight's verdict is taken (and a rejection recorded) inside the guarded
         # work, as if it had run there.
-        self.api.read_ahead(pair_key_of(idempotency_key(record)))
+        identity = idempotency_key(record)
+        pair_key = pair_key_of(identity)
+        self.api.read_ahead(pair_key)
         try:
             with self._in_background(
                 lambda: prepare_uploads(record, inputs, self.settings)
             ) as ready:
                 guarded = self.guard.run(
-                    idempotency_key(record), lambda: self._merge(record, ready.result, invocation)
+                    identity, lambda: self._merge(record, ready.result, pair_key, invocation)
                 )
         finally:
             for sending in record.sending:  # the completion event, sent beside the guard's write
@@ -100,14 +102,19 @@ class PairRun:
         self,
         record: PairRecord,
         prepared: Callable[[], Uploads],
+        pair_key: str,
         invocation: Invocation,
     ) -> dict[str, Any]:
         """Take the preflight's verdict, call the API (or re-use an identical request's
-        result), write the outputs: returns the document (either status)."""
+        result), write the outputs: returns the document (either status). `pair_key` is
+        the pair version the paid-call bound counts against."""
+        reuse_key, earlier = None, None
         try:
             uploads = prepared()
-            reuse_key = fingerprint(uploads.target, uploads.template, record.source_similarity)
-            if self.reuse is not None and (earlier := self.reuse.find(reuse_key)):
+            if self.reuse is not None:  # the digest of both inputs is only needed for re-use
+                reuse_key = fingerprint(uploads.target, uploads.template, record.source_similarity)
+                earlier = self.reuse.find(reuse_key)
+            if earlier:
                 with timed(record, "output"):
                     document = self.outputs.copied(record, earlier)
                 count("PairsReused")
@@ -122,7 +129,7 @@ class PairRun:
                     uploads.target,
                     uploads.template,
                     record.source_similarity,
-                    pair_key=pair_key_of(idempotency_key(record)),
+                    pair_key=pair_key,
                 )
                 result = self.api.merge(
                     request,
@@ -144,7 +151,7 @@ class PairRun:
                 count_failure("PairsHandedBack", exc.code)
                 raise
             return self.outputs.failed(record, exc).document or {}
-        if self.reuse is not None and record.result is not None:
+        if self.reuse is not None and reuse_key is not None and record.result is not None:
             self.reuse.remember(reuse_key, record.pair_id, record.result)
         count("PairsSucceeded")
         logger.info(
