@@ -64,6 +64,7 @@ lint: dev  ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 unit: dev  ## unit tests: pure logic, no network
 	$(PY) -m pytest tests/unit

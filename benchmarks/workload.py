@@ -37,7 +37,7 @@ from tests.images import portrait
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = {
-    "ours": "portrait_fusion.handler.lambda_handler",
+    "ours": "portrait_fusion.entry.handler.lambda_handler",
     "baseline": "benchmarks.baseline_handler.lambda_handler",
 }
 MEMORY_MB = 512

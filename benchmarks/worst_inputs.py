@@ -20,8 +20,12 @@ from PIL import Image
 from benchmarks.figure import Figure
 from benchmarks.sandbox import Sandbox
 from benchmarks.workload import HANDLERS, Bench, Pair, new_pair_id, portrait_pair
-from portrait_fusion.image_conversion import bytes_per_pixel
-from portrait_fusion.preflight import AUTO_FIT_MAX_BYTES, AUTO_FIT_MAX_PIXELS, DECODE_BUDGET_BYTES
+from portrait_fusion.images.image_conversion import bytes_per_pixel
+from portrait_fusion.images.preflight import (
+    AUTO_FIT_MAX_BYTES,
+    AUTO_FIT_MAX_PIXELS,
+    DECODE_BUDGET_BYTES,
+)
 from tests.images import portrait
 
 MEMORY_SIZE_MB = 1024  # the function's MemorySize in template.yaml

@@ -34,7 +34,7 @@ from typing import Any, Literal, NamedTuple
 
 from local_stack.account import ACCOUNT_ID, REGION
 
-DEFAULT_HANDLER = "portrait_fusion.handler.lambda_handler"
+DEFAULT_HANDLER = "portrait_fusion.entry.handler.lambda_handler"
 # Lambda allows 10 s of init; a loaded 2-core machine spawning several interpreters at
 # once needs more slack, and a slow init is not what the local stack is there to catch.
 INIT_TIMEOUT_S = 30.0

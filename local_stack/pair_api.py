@@ -21,7 +21,7 @@ from pair_api.routes import build_resolver
 from pair_api.service import PairService
 from pair_api.settings import PairApiSettings
 from pair_api.store import S3PairStore
-from portrait_fusion.erasure import PairLocations, erase_pair
+from portrait_fusion.aws.erasure import PairLocations, erase_pair
 
 PORTRAITS = Path(__file__).resolve().parent / "portraits"
 SEED_TEMPLATES = {"astronaut": "astronaut.png", "grace-hopper": "grace_hopper.jpg"}

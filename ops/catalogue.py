@@ -20,9 +20,9 @@ from typing import Any
 import boto3
 
 from pair_api.pair_request import TEMPLATE_ID
-from portrait_fusion.errors import PreflightError
-from portrait_fusion.pairing import Role
-from portrait_fusion.preflight import prepare
+from portrait_fusion.core.errors import PreflightError
+from portrait_fusion.images.preflight import prepare
+from portrait_fusion.pairs.pairing import Role
 
 
 @dataclass(frozen=True)

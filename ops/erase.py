@@ -18,7 +18,7 @@ import sys
 
 import boto3
 
-from portrait_fusion.erasure import PairLocations, erase_pair
+from portrait_fusion.aws.erasure import PairLocations, erase_pair
 
 
 def main(argv: list[str] | None = None) -> int:

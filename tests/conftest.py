@@ -50,7 +50,7 @@ def no_stray_metrics() -> Iterator[None]:
     """Start and end every test with no metric data points pending: code run outside a
     handler (unit tests) adds points that the next handler's flush would otherwise publish
     as its own."""
-    from portrait_fusion.observability import metrics
+    from portrait_fusion.core.observability import metrics
 
     metrics.clear_metrics()
     yield

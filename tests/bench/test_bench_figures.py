@@ -21,7 +21,7 @@ import time:       400 |        500 | json
 import time:      2000 |       2000 |     botocore.vendored
 import time:      1000 |       3000 |   botocore
 import time:       500 |       3500 | boto3
-import time:       300 |        300 | portrait_fusion.handler
+import time:       300 |        300 | portrait_fusion.entry.handler
 """
 
 

@@ -12,8 +12,12 @@ import pytest
 from PIL import Image
 
 from local_stack.emulator import FusionEmulator
-from portrait_fusion.image_conversion import bytes_per_pixel
-from portrait_fusion.preflight import AUTO_FIT_MAX_BYTES, AUTO_FIT_MAX_PIXELS, DECODE_BUDGET_BYTES
+from portrait_fusion.images.image_conversion import bytes_per_pixel
+from portrait_fusion.images.preflight import (
+    AUTO_FIT_MAX_BYTES,
+    AUTO_FIT_MAX_PIXELS,
+    DECODE_BUDGET_BYTES,
+)
 from tests import images, phone_images
 from tests.corpus.conftest import Ran, Upload, outcome
 

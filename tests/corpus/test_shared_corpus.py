@@ -12,9 +12,9 @@ import pytest
 
 from local_stack.emulator.contract import STATUS_OF_CODE, Refusal
 from local_stack.emulator.validation import TARGET_FIELD, TEMPLATE_FIELD, inspect_image
-from portrait_fusion.errors import PreflightError
-from portrait_fusion.pairing import Role
-from portrait_fusion.preflight import prepare
+from portrait_fusion.core.errors import PreflightError
+from portrait_fusion.images.preflight import prepare
+from portrait_fusion.pairs.pairing import Role
 from tests import images
 from tests.corpus.conftest import FILE_RULE_CODES, Ran, Upload, outcome
 

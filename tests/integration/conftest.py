@@ -16,7 +16,7 @@ from local_stack.aws import LocalStack, MotoServer
 from local_stack.emulator import FusionEmulator
 from local_stack.esm import messages_to_delete
 from local_stack.lambda_runtime import LambdaContext, sqs_event
-from portrait_fusion import handler
+from portrait_fusion.entry import handler
 from tests.harness import Buckets, function_environment, provision_tier
 from tests.settling import emulator_idle, queue_depth
 

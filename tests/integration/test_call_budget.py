@@ -19,13 +19,13 @@ import pytest
 from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
 from local_stack.lambda_runtime import LambdaContext, sqs_event
-from portrait_fusion.bootstrap import build_app
-from portrait_fusion.call_budget import BudgetExhaustedError, counter_id
-from portrait_fusion.errors import Disposition
-from portrait_fusion.observability import metrics
-from portrait_fusion.pipeline import Invocation
-from portrait_fusion.result_document import FunctionInfo
-from portrait_fusion.settings import Settings
+from portrait_fusion.core.errors import Disposition
+from portrait_fusion.core.observability import metrics
+from portrait_fusion.core.settings import Settings
+from portrait_fusion.entry.bootstrap import build_app
+from portrait_fusion.guards.call_budget import BudgetExhaustedError, counter_id
+from portrait_fusion.pipeline.pipeline import Invocation
+from portrait_fusion.results.result_document import FunctionInfo
 from tests import images
 from tests.atomic_dynamodb import atomic_dynamodb  # noqa: F401 - a fixture
 from tests.harness import Buckets, unique_pair

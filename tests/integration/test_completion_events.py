@@ -13,8 +13,8 @@ from botocore.exceptions import EndpointConnectionError
 
 from local_stack.aws import LocalStack
 from local_stack.lambda_runtime import LambdaContext
-from portrait_fusion import sweep_handler
-from portrait_fusion.completion_events import EventBridgePublisher, completion_event
+from portrait_fusion.entry import sweep_handler
+from portrait_fusion.results.completion_events import EventBridgePublisher, completion_event
 from tests import images
 from tests.completion import EventLog, assert_valid_event
 from tests.harness import API_KEY, Buckets, unique_pair

@@ -12,7 +12,7 @@ import pytest
 
 from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
-from portrait_fusion.errors import InvalidEventError, TransientApiError
+from portrait_fusion.core.errors import InvalidEventError, TransientApiError
 from tests import images
 from tests.conftest import load_event
 from tests.harness import Buckets, unique_pair

@@ -20,7 +20,7 @@ from local_stack.aws import LocalStack, MotoServer, aws_env
 from local_stack.pair_api import local_pair_api, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
 from ops import catalogue
-from portrait_fusion.preflight import size_limit
+from portrait_fusion.images.preflight import size_limit
 from tests import images
 from tests.harness import provision_tier
 

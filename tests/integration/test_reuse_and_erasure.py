@@ -14,8 +14,8 @@ import pytest
 from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
 from ops import erase
-from portrait_fusion.erasure import PairLocations, erase_pair
-from portrait_fusion.errors import InvalidEventError
+from portrait_fusion.aws.erasure import PairLocations, erase_pair
+from portrait_fusion.core.errors import InvalidEventError
 from tests import images
 from tests.harness import Buckets, unique_pair
 

@@ -18,9 +18,9 @@ import pytest
 from moto.core.authorization import enable_iam_authentication
 
 from local_stack.aws import MotoServer, start_moto
-from portrait_fusion.errors import FusionError
-from portrait_fusion.hand_back import SqsQueues
-from portrait_fusion.storage import ObjectRef, S3Storage
+from portrait_fusion.aws.storage import ObjectRef, S3Storage
+from portrait_fusion.core.errors import FusionError
+from portrait_fusion.entry.hand_back import SqsQueues
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

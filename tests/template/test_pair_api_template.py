@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from portrait_fusion.preflight import size_limit
+from portrait_fusion.images.preflight import size_limit
 
 PAIR_API_ROUTES = {
     "PairApiCreatePairRoute": "POST /pairs",

@@ -89,7 +89,7 @@ def test_function_runs_the_fixed_handler_on_python313_arm64(
 ) -> None:
     """The handler path, runtime and architecture other parts of the project rely on."""
     assert function_properties["CodeUri"] == "functions/fusion/"
-    assert function_properties["Handler"] == "portrait_fusion.handler.lambda_handler"
+    assert function_properties["Handler"] == "portrait_fusion.entry.handler.lambda_handler"
     assert function_properties["Runtime"] == "python3.13"
     assert function_properties["Architectures"] == ["arm64"]
     assert function_properties["MemorySize"] == 1024
@@ -801,7 +801,7 @@ def test_the_sweep_runs_on_a_schedule_with_the_partner_timeout(
     resources: dict[str, Any],
 ) -> None:
     sweep = resources["PartnerSweepFunction"]["Properties"]
-    assert sweep["Handler"] == "portrait_fusion.sweep_handler.lambda_handler"
+    assert sweep["Handler"] == "portrait_fusion.entry.sweep_handler.lambda_handler"
     assert sweep["Role"] == getatt("PartnerSweepFunctionRole")
     variables = sweep["Environment"]["Variables"]
     assert variables["PARTNER_TIMEOUT_MINUTES"] == ref("PartnerTimeoutMinutes")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from portrait_fusion.api_codes import CODES, TABLE, Kind, readme_table
-from portrait_fusion.api_errors import interpret
-from portrait_fusion.errors import (
+from portrait_fusion.api.api_codes import CODES, TABLE, Kind, readme_table
+from portrait_fusion.api.api_errors import interpret
+from portrait_fusion.core.errors import (
     ApiError,
     OperationalApiError,
     PermanentApiError,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portrait_fusion.api_errors import ProtocolError, error_class, interpret
-from portrait_fusion.errors import (
+from portrait_fusion.api.api_errors import ProtocolError, error_class, interpret
+from portrait_fusion.core.errors import (
     Disposition,
     OperationalApiError,
     PermanentApiError,

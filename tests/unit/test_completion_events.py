@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from portrait_fusion.completion_events import (
+from portrait_fusion.aws.storage import ObjectHead, ObjectRef
+from portrait_fusion.core.errors import PairingError, PreflightError
+from portrait_fusion.pairs.correlation import correlation_id
+from portrait_fusion.results.completion_events import (
     CompletionEvent,
     DetailType,
     EventBridgePublisher,
     completion_event,
 )
-from portrait_fusion.correlation import correlation_id
-from portrait_fusion.errors import PairingError, PreflightError
-from portrait_fusion.result_document import FunctionInfo, PairRecord
-from portrait_fusion.storage import ObjectHead, ObjectRef
+from portrait_fusion.results.result_document import FunctionInfo, PairRecord
 from tests.completion import assert_valid_event
 
 FUNCTION = FunctionInfo("FusionFunction", "$LATEST", "req-1")

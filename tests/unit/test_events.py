@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from portrait_fusion.errors import InvalidEventError
-from portrait_fusion.events import (
+from portrait_fusion.core.errors import InvalidEventError
+from portrait_fusion.entry.events import (
     EventKind,
     batch_job,
     created_objects,
@@ -15,7 +15,7 @@ from portrait_fusion.events import (
     parse_s3_uri,
     sqs_notification,
 )
-from portrait_fusion.key_resolution import KeyEncoding
+from portrait_fusion.pipeline.key_resolution import KeyEncoding
 from tests.conftest import load_event
 
 

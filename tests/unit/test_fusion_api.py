@@ -15,16 +15,16 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from portrait_fusion.api_key import ApiKey, ApiKeyProvider
-from portrait_fusion.errors import (
+from portrait_fusion.api.api_key import ApiKey, ApiKeyProvider
+from portrait_fusion.api.fusion_api import FusionApiClient, MergeRequest, Upload, new_session
+from portrait_fusion.api.paid_calls import InMemoryPaidCallMarks
+from portrait_fusion.core.errors import (
     OperationalApiError,
     OutOfTimeError,
     PermanentApiError,
     StorageError,
     TransientApiError,
 )
-from portrait_fusion.fusion_api import FusionApiClient, MergeRequest, Upload, new_session
-from portrait_fusion.paid_calls import InMemoryPaidCallMarks
 from tests import images
 
 RESULT = images.as_jpeg(size=(300, 300))

@@ -6,9 +6,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from portrait_fusion.errors import InvalidEventError, PairInProgressError, TransientApiError
-from portrait_fusion.hand_back import HandBack, queue_url
-from portrait_fusion.visibility import QueueLimits, VisibilityPolicy
+from portrait_fusion.core.errors import InvalidEventError, PairInProgressError, TransientApiError
+from portrait_fusion.entry.hand_back import HandBack, queue_url
+from portrait_fusion.entry.visibility import QueueLimits, VisibilityPolicy
 
 ARN = "arn:aws:sqs:eu-west-1:123456789012:fusion-queue"
 NOW = 1_700_000_000.0

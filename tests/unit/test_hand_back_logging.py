@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from portrait_fusion.entrypoints import _log_handed_back
-from portrait_fusion.errors import PairInProgressError, TransientApiError
+from portrait_fusion.core.errors import PairInProgressError, TransientApiError
+from portrait_fusion.entry.entrypoints import _log_handed_back
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from portrait_fusion import image_conversion
-from portrait_fusion.errors import PreflightError
-from portrait_fusion.image_conversion import FitLimits, Size, encode_within
-from portrait_fusion.image_format import AVIF, HEIF, WEBP, sniff
-from portrait_fusion.pairing import Role
-from portrait_fusion.preflight import AUTO_FIT_MAX_BYTES, FIT_MAX_BYTES, MAX_BYTES, prepare
+from portrait_fusion.core.errors import PreflightError
+from portrait_fusion.images import image_conversion
+from portrait_fusion.images.image_conversion import FitLimits, Size, encode_within
+from portrait_fusion.images.image_format import AVIF, HEIF, WEBP, sniff
+from portrait_fusion.images.preflight import AUTO_FIT_MAX_BYTES, FIT_MAX_BYTES, MAX_BYTES, prepare
+from portrait_fusion.pairs.pairing import Role
 from tests import images, phone_images
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,8 +181,8 @@ def test_the_heif_decoder_is_imported_only_for_heif_input(
 ) -> None:
     script = (
         "import sys\n"
-        "from portrait_fusion.pairing import Role\n"
-        "from portrait_fusion.preflight import prepare\n"
+        "from portrait_fusion.pairs.pairing import Role\n"
+        "from portrait_fusion.images.preflight import prepare\n"
         "prepare(Role.TARGET, sys.stdin.buffer.read(), auto_fit=True)\n"
         "print('pi_heif' in sys.modules)\n"
     )

@@ -6,15 +6,15 @@ import re
 
 import pytest
 
-from portrait_fusion.key_resolution import (
+from portrait_fusion.aws.storage import ObjectRef
+from portrait_fusion.pairs.pairing import PairNaming
+from portrait_fusion.pipeline.key_resolution import (
     FoundObject,
     KeyEncoding,
     KeyResolver,
     Listing,
     ReportedObject,
 )
-from portrait_fusion.pairing import PairNaming
-from portrait_fusion.storage import ObjectRef
 
 NAMING = PairNaming(re.compile(r"^incoming/(?P<pair>.+)/(?P<role>target|template)\.jpg$"))
 

@@ -16,7 +16,7 @@ from pair_api.service import PairService
 from pair_api.settings import PairApiSettings
 from pair_api.store import StoredFile
 from pair_api.upload_policy import UploadPolicy, upload_policy
-from portrait_fusion.erasure import ErasureReport
+from portrait_fusion.aws.erasure import ErasureReport
 
 PAIR_ID = "0123456789abcdef0123456789abcdef"
 SETTINGS = PairApiSettings(input_bucket="in", output_bucket="out", max_upload_bytes=1000)

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portrait_fusion.errors import PairingError
-from portrait_fusion.pairing import (
+from portrait_fusion.core.errors import PairingError
+from portrait_fusion.core.settings import DEFAULT_PAIR_PATTERN
+from portrait_fusion.pairs.pairing import (
     PairNaming,
     Role,
     decode_batch_key,
     decode_notification_key,
 )
-from portrait_fusion.settings import DEFAULT_PAIR_PATTERN
 
 NAMING = PairNaming(re.compile(DEFAULT_PAIR_PATTERN))
 UPLOADS = PairNaming(re.compile(r"^uploads/(?P<pair>.+)[._-](?P<role>target|template)\.\w+$"))

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from portrait_fusion.pairing import PairNaming
-from portrait_fusion.pending_partners import MARKER_PREFIX, PendingPartners
-from portrait_fusion.settings import DEFAULT_PAIR_PATTERN
-from portrait_fusion.storage import ObjectRef
+from portrait_fusion.aws.storage import ObjectRef
+from portrait_fusion.core.settings import DEFAULT_PAIR_PATTERN
+from portrait_fusion.pairs.pairing import PairNaming
+from portrait_fusion.partners.pending_partners import MARKER_PREFIX, PendingPartners
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 

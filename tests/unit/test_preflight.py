@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from portrait_fusion.errors import PreflightError
-from portrait_fusion.pairing import Role
-from portrait_fusion.preflight import MAX_BYTES, check_size, prepare, read_header
+from portrait_fusion.core.errors import PreflightError
+from portrait_fusion.images.preflight import MAX_BYTES, check_size, prepare, read_header
+from portrait_fusion.pairs.pairing import Role
 from tests import images
 
 REJECTS: list[tuple[str, Callable[[], bytes], Role, str]] = [

@@ -8,11 +8,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from portrait_fusion.errors import PermanentApiError, PreflightError
-from portrait_fusion.image_format import JPEG, PNG
-from portrait_fusion.preflight import ImageInfo
-from portrait_fusion.result_document import FunctionInfo, PairRecord, encode
-from portrait_fusion.storage import ObjectHead, ObjectRef
+from portrait_fusion.aws.storage import ObjectHead, ObjectRef
+from portrait_fusion.core.errors import PermanentApiError, PreflightError
+from portrait_fusion.images.image_format import JPEG, PNG
+from portrait_fusion.images.preflight import ImageInfo
+from portrait_fusion.results.result_document import FunctionInfo, PairRecord, encode
 
 FUNCTION = FunctionInfo("FusionFunction", "$LATEST", "req-1")
 

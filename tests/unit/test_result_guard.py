@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from portrait_fusion.result_document import FunctionInfo, PairRecord
-from portrait_fusion.result_guard import keeps_stored_success, parse_document
-from portrait_fusion.storage import ObjectHead, ObjectRef
+from portrait_fusion.aws.storage import ObjectHead, ObjectRef
+from portrait_fusion.results.result_document import FunctionInfo, PairRecord
+from portrait_fusion.results.result_guard import keeps_stored_success, parse_document
 
 TARGET = ObjectRef("in", "incoming/p/target.jpg")
 TEMPLATE = ObjectRef("in", "incoming/p/template.jpg")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from portrait_fusion.retry_policy import Backoff, parse_retry_after
+from portrait_fusion.api.retry_policy import Backoff, parse_retry_after
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 

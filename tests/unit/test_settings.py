@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portrait_fusion.errors import ConfigurationError
-from portrait_fusion.settings import DEFAULT_FUSION_API_URL, Settings
+from portrait_fusion.core.errors import ConfigurationError
+from portrait_fusion.core.settings import DEFAULT_FUSION_API_URL, Settings
 
 BASE = {"OUTPUT_BUCKET": "out", "API_KEY_SECRET_ID": "secret", "IDEMPOTENCY_TABLE": "table"}
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portrait_fusion.errors import PreflightError
-from portrait_fusion.similarity import parse_similarity, resolve_similarity
+from portrait_fusion.core.errors import PreflightError
+from portrait_fusion.pairs.similarity import parse_similarity, resolve_similarity
 
 
 def test_request_wins_over_metadata_and_default() -> None:

@@ -7,13 +7,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from portrait_fusion.call_budget import counter_id, seconds_to_next_day, tenant_of
-from portrait_fusion.erasure import ErasureReport, _input_listing_prefix
-from portrait_fusion.errors import ConfigurationError
-from portrait_fusion.fusion_api import Upload
-from portrait_fusion.idempotency import RECORD_TTL_SECONDS, record_ttl_seconds
-from portrait_fusion.reuse import fingerprint
-from portrait_fusion.settings import DEFAULT_PAIR_PATTERN, Settings
+from portrait_fusion.api.fusion_api import Upload
+from portrait_fusion.aws.erasure import ErasureReport, _input_listing_prefix
+from portrait_fusion.core.errors import ConfigurationError
+from portrait_fusion.core.settings import (
+    DEFAULT_PAIR_PATTERN,
+    RECORD_TTL_SECONDS,
+    Settings,
+    record_ttl_seconds,
+)
+from portrait_fusion.guards.call_budget import counter_id, seconds_to_next_day, tenant_of
+from portrait_fusion.guards.reuse import fingerprint
 
 BASE = {"OUTPUT_BUCKET": "out", "API_KEY_SECRET_ID": "secret", "IDEMPOTENCY_TABLE": "table"}
 TENANT_PATTERN = r"^incoming/(?P<tenant>[^/]+)/(?P<pair>[^/]+)/(?P<role>target|template)\.jpg$"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from portrait_fusion.errors import (
+from portrait_fusion.core.errors import (
     InvalidEventError,
     OperationalApiError,
     OutOfTimeError,
     PairInProgressError,
     TransientApiError,
 )
-from portrait_fusion.visibility import (
+from portrait_fusion.entry.visibility import (
     MAX_VISIBILITY_SECONDS,
     QueueLimits,
     VisibilityPolicy,

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from portrait_fusion import handler
-from portrait_fusion.api_key import ApiKey, ApiKeyProvider
-from portrait_fusion.errors import ConfigurationError
-from portrait_fusion.fusion_call import new_session
-from portrait_fusion.warm_up import WarmUp, preconnect
+from portrait_fusion.api.api_key import ApiKey, ApiKeyProvider
+from portrait_fusion.api.fusion_call import new_session
+from portrait_fusion.core.errors import ConfigurationError
+from portrait_fusion.entry import handler
+from portrait_fusion.entry.warm_up import WarmUp, preconnect
 
 
 class CountingKeys(ApiKeyProvider):

@@ -29,7 +29,7 @@ def service() -> PairService:
     import boto3
     from botocore.config import Config
 
-    from portrait_fusion.erasure import PairLocations, erase_pair
+    from portrait_fusion.aws.erasure import PairLocations, erase_pair
 
     # SigV4 everywhere: presigned URLs for KMS- or SSE-protected objects need it.
     client = boto3.client("s3", config=Config(signature_version="s3v4"))

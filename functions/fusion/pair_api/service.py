@@ -15,12 +15,12 @@ from pair_api.pair_status import PairFacts, PairStatus, pair_status
 from pair_api.settings import TARGET_NAME, TEMPLATE_NAME, PairApiSettings
 from pair_api.store import PairStore
 from pair_api.upload_policy import pair_metadata, upload_policy
-from portrait_fusion.erasure import ErasureReport
+from portrait_fusion.aws.erasure import ErasureReport
 
 PAIR_ID = re.compile(r"^[0-9a-f]{32}$")
 REQUEST_RECORD = "request.json"
 Eraser = Callable[[str], ErasureReport]
-"""Erases one pair by id (`portrait_fusion.erasure.erase_pair` with the stack's locations)."""
+"""Erases one pair by id (`portrait_fusion.aws.erasure.erase_pair` with the stack's locations)."""
 
 
 def _check_pair_id(pair_id: str) -> None:

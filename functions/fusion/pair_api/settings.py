@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pair_api.errors import ConfigurationError
-from portrait_fusion.pair_buckets import PairBuckets
+from portrait_fusion.pairs.pair_buckets import PairBuckets
 
 # The keys the API hands out; the fusion function's PAIR_PATTERN must recognise them.
 TARGET_NAME = "target.jpg"

@@ -8,16 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from portrait_fusion.completion_events import CompletionEvent
-from portrait_fusion.errors import FusionError, PairingError, StorageError
-from portrait_fusion.fusion_api import FusionResult, MergeRequest
-from portrait_fusion.idempotency import GuardedRun
-from portrait_fusion.invocation import Invocation
-from portrait_fusion.pairing import Half
-from portrait_fusion.preflight import read_header
-from portrait_fusion.result_document import FunctionInfo
-from portrait_fusion.reuse import EarlierResult
-from portrait_fusion.storage import ObjectHead, ObjectRef, StoredObject
+from portrait_fusion.api.fusion_api import FusionResult, MergeRequest
+from portrait_fusion.aws.storage import ObjectHead, ObjectRef, StoredObject
+from portrait_fusion.core.errors import FusionError, PairingError, StorageError
+from portrait_fusion.guards.idempotency import GuardedRun
+from portrait_fusion.guards.reuse import EarlierResult
+from portrait_fusion.images.preflight import read_header
+from portrait_fusion.pairs.pairing import Half
+from portrait_fusion.pipeline.invocation import Invocation
+from portrait_fusion.results.completion_events import CompletionEvent
+from portrait_fusion.results.result_document import FunctionInfo
 from tests.images import as_jpeg
 
 
@@ -93,7 +93,7 @@ class MemoryGuard:
         del context
 
     def run(self, key: dict[str, Any], work: Callable[[], dict[str, Any]]) -> GuardedRun:
-        from portrait_fusion.errors import PairInProgressError
+        from portrait_fusion.core.errors import PairInProgressError
 
         if self.in_progress:
             raise PairInProgressError("another invocation is processing this pair")
@@ -166,8 +166,8 @@ def world(*, reuse: bool = False, **env: str) -> World:
     """A pipeline over fakes; `env` overrides the function's environment variables."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from portrait_fusion.pipeline import Pipeline
-    from portrait_fusion.settings import Settings
+    from portrait_fusion.core.settings import Settings
+    from portrait_fusion.pipeline.pipeline import Pipeline
 
     settings = Settings.from_env(
         {"OUTPUT_BUCKET": "out", "API_KEY_SECRET_ID": "s", "IDEMPOTENCY_TABLE": "t", **env}

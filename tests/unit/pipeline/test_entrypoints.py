@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from portrait_fusion.entrypoints import MIN_SECONDS_TO_START, EntryPoints
-from portrait_fusion.errors import InvalidEventError, PairInProgressError
-from portrait_fusion.hand_back import HandBack
-from portrait_fusion.key_resolution import KeyResolver
-from portrait_fusion.visibility import QueueLimits, VisibilityPolicy
+from portrait_fusion.core.errors import InvalidEventError, PairInProgressError
+from portrait_fusion.entry.entrypoints import MIN_SECONDS_TO_START, EntryPoints
+from portrait_fusion.entry.hand_back import HandBack
+from portrait_fusion.entry.visibility import QueueLimits, VisibilityPolicy
+from portrait_fusion.pipeline.key_resolution import KeyResolver
 from tests.images import as_jpeg
 from tests.unit.pipeline.fakes import World, invocation, world
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from portrait_fusion.errors import (
+from portrait_fusion.aws.storage import ObjectRef
+from portrait_fusion.core.errors import (
     ConfigurationError,
     PermanentApiError,
     StorageError,
     TransientApiError,
 )
-from portrait_fusion.outcome import PairRequest, Status
-from portrait_fusion.pair_run import OUTPUT_RESERVE_SECONDS
-from portrait_fusion.storage import ObjectRef
+from portrait_fusion.pipeline.outcome import PairRequest, Status
+from portrait_fusion.pipeline.pair_run import OUTPUT_RESERVE_SECONDS
 from tests.images import as_jpeg, gif
 from tests.unit.pipeline.fakes import World, invocation, world
 

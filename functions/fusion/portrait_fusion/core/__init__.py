@@ -1,0 +1,1 @@
+"""Settings, errors and observability: what every other subpackage may import."""

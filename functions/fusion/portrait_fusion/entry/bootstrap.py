@@ -1,0 +1,193 @@
+"""Builds the function's object graph once per execution environment (cold start).
+
+boto3 clients are created on first use: a lone half never touches DynamoDB or Secrets
+Manager, and creating a client costs tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, TypeVar
+
+from portrait_fusion.api.api_key import ApiKeyProvider
+from portrait_fusion.api.fusion_api import FusionApiClient, new_session
+from portrait_fusion.api.paid_calls import DynamoDBPaidCallMarks
+from portrait_fusion.aws.storage import S3Storage
+from portrait_fusion.core.settings import Settings
+from portrait_fusion.entry.entrypoints import EntryPoints
+from portrait_fusion.entry.hand_back import HandBack, SqsQueues
+from portrait_fusion.entry.visibility import VisibilityPolicy
+from portrait_fusion.entry.warm_up import WarmUp
+from portrait_fusion.guards.call_budget import Clock, DynamoDBCallBudget, budgeted, utc_now
+from portrait_fusion.guards.idempotency import GuardedRun, IdempotencyGuard
+from portrait_fusion.guards.reuse import DynamoDBResultReuse
+from portrait_fusion.partners.partner_sweep import PartnerSweep
+from portrait_fusion.partners.pending_partners import PendingPartners
+from portrait_fusion.pipeline.key_resolution import KeyResolver
+from portrait_fusion.pipeline.pipeline import Pipeline
+from portrait_fusion.results.completion_events import EventBridgePublisher, EventPublisher, NoEvents
+
+T = TypeVar("T")
+
+
+def lazy(factory: Callable[[], T]) -> Callable[[], T]:
+    """A thread-safe, build-once accessor for `factory()`."""
+    lock = threading.Lock()
+    built: list[T] = []
+
+    def get() -> T:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(factory())
+        return built[0]
+
+    return get
+
+
+_SESSION_LOCK = threading.Lock()
+
+
+@cache
+def _boto3_session() -> Any:
+    import boto3
+
+    return boto3.session.Session()
+
+
+def _client(service: str) -> Callable[[], Any]:
+    def build() -> Any:
+        from botocore.config import Config
+
+        # AWS_ENDPOINT_URL (standard) points these at the local stack when set.
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=4,
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        # A boto3 Session is not thread-safe (its clients are): two messages of a batch may
+        # each be the first to need a client.
+        with _SESSION_LOCK:
+            return _boto3_session().client(service, config=config)
+
+    return lazy(build)
+
+
+@dataclass(frozen=True)
+class App:
+    """What the handler needs: the entry points, the guard to tell about each invocation,
+    and what makes a new execution environment ready ahead of its first pair."""
+
+    entrypoints: EntryPoints
+    guard: IdempotencyGuard
+    warm_up: WarmUp
+
+
+def build_app(settings: Settings, clock: Clock = utc_now) -> App:
+    """Wire real adapters: S3, Secrets Manager, DynamoDB and the face-fusion API (`clock`
+    tells the call budget and re-use records what day it is)."""
+    from portrait_fusion.core.settings import record_ttl_seconds
+    from portrait_fusion.guards.idempotency import DynamoDBIdempotencyGuard
+
+    secrets = _client("secretsmanager")
+    keys = ApiKeyProvider(secrets, settings.api_key_secret_id, settings.secret_max_age_seconds)
+    dynamodb = _client("dynamodb")
+    ttl = record_ttl_seconds(settings.result_retention_days)
+    session = new_session()
+    if settings.daily_call_budget or settings.tenant_daily_call_budget:
+        budget = DynamoDBCallBudget(
+            settings.idempotency_table,
+            dynamodb,
+            daily_cap=settings.daily_call_budget,
+            tenant_cap=settings.tenant_daily_call_budget,
+            clock=clock,
+        )
+        session = budgeted(session, settings.fusion_api_url, budget)
+    # Two pairs of a batch at a time, each reading its template, preflighting and reading
+    # ahead for its API call beside its other work.
+    pair_io = ThreadPoolExecutor(max_workers=6, thread_name_prefix="pair-io")
+    api = FusionApiClient(
+        session,
+        settings.fusion_api_url,
+        keys,
+        timeout_seconds=settings.api_timeout_seconds,
+        max_attempts=settings.api_max_attempts,
+        marks=DynamoDBPaidCallMarks(settings.idempotency_table, dynamodb, ttl),
+        executor=pair_io,
+    )
+    guard = _LazyIdempotencyGuard(
+        lambda: DynamoDBIdempotencyGuard(settings.idempotency_table, dynamodb(), ttl)
+    )
+    s3 = _client("s3")
+    events = _client("events")
+    storage = S3Storage(s3)
+    reuse = None
+    if settings.reuse_identical_results:
+        reuse = DynamoDBResultReuse(
+            settings.idempotency_table,
+            dynamodb,
+            storage,
+            retention_days=settings.result_retention_days,
+            clock=clock,
+        )
+    pipeline = Pipeline(
+        settings,
+        storage,
+        api,
+        guard,
+        pair_io,
+        reuse=reuse,
+        events=completion_publisher(settings, events),
+        pending=PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),
+    )
+    batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
+    resolver = KeyResolver(storage, pipeline.naming)
+    hand_back = HandBack(SqsQueues(_client("sqs")), VisibilityPolicy(random.random))
+    # The clients a pair meets after its S3 reads, then S3 itself (built by then, mostly).
+    clients = [dynamodb, secrets, *([events] if settings.event_bus_name else []), s3]
+    warm_up = WarmUp(clients, keys, session, settings.fusion_api_url)
+    return App(EntryPoints(pipeline, batch, resolver, hand_back), guard, warm_up)
+
+
+def completion_publisher(
+    settings: Settings, client: Callable[[], Any] | None = None
+) -> EventPublisher:
+    """Completion events on EVENT_BUS_NAME (through `client`, else a new one); none when it
+    is empty."""
+    if not settings.event_bus_name:
+        return NoEvents()
+    return EventBridgePublisher(client or _client("events"), settings.event_bus_name)
+
+
+def build_sweep(settings: Settings) -> PartnerSweep:
+    """Wire the partner-timeout sweep: S3 and the event bus (no API, no DynamoDB)."""
+    s3 = _client("s3")
+    return PartnerSweep(
+        settings,
+        S3Storage(s3),
+        PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),
+        completion_publisher(settings),
+    )
+
+
+class _LazyIdempotencyGuard:
+    """Defers building the idempotency layer (and its DynamoDB client) to the first pair."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._get = lazy(factory)
+        self._context: Any = None
+
+    def register_context(self, context: Any) -> None:
+        self._context = context
+
+    def run(self, key: dict[str, Any], work: Callable[[], dict[str, Any]]) -> GuardedRun:
+        guard = self._get()
+        guard.register_context(self._context)
+        result: GuardedRun = guard.run(key, work)
+        return result

@@ -1,0 +1,229 @@
+"""The daily call budget: at most N paid API calls per UTC day, across every environment.
+
+A unit is reserved with one conditional DynamoDB update before each HTTP call to the API and
+given back when the call was not billed (the API bills every HTTP 200 and nothing else). The
+reservation sits in the HTTP transport, so every attempt the client makes, retries and the
+replacement of an unusable answer included, is counted. Counters live in the idempotency
+table under their own ids (`budget#<day>`, `budget#<day>#tenant#<name>`) and expire two days
+after their day.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import KW_ONLY, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+import requests
+from botocore.exceptions import BotoCoreError, ClientError
+
+from portrait_fusion.core.errors import Disposition, FusionError, Stage, StorageError
+from portrait_fusion.core.observability import count, logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Clock = Callable[[], datetime]
+BILLED_STATUS = 200
+_COUNTER_DAYS_KEPT = 2
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+def seconds_to_next_day(now: datetime) -> float:
+    """Seconds from `now` to the next UTC midnight, when a spent budget refills."""
+    midnight = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(), UTC)
+    return max(1.0, (midnight - now).total_seconds())
+
+
+class BudgetExhaustedError(FusionError):
+    """Today's call budget is spent: the pair waits in the queue until the next UTC day."""
+
+    code = "DAILY_CALL_BUDGET_EXHAUSTED"
+    stage = Stage.API
+    disposition = Disposition.HOLD
+
+
+class CallBudget(Protocol):
+    """Reserves one paid call and gives it back."""
+
+    def reserve(self, tenant: str | None) -> Reservation:
+        """Take one unit for today (and for `tenant`); raise `BudgetExhaustedError` if spent."""
+
+
+class Reservation(Protocol):
+    """A unit taken by `CallBudget.reserve`."""
+
+    def give_back(self) -> None:
+        """Return the unit: the call it was for was not billed."""
+
+
+@dataclass(frozen=True)
+class DynamoDBCallBudget:
+    """`CallBudget` on atomic conditional counters in DynamoDB."""
+
+    table_name: str
+    client: Callable[[], DynamoDBClient]
+    _: KW_ONLY
+    daily_cap: int
+    tenant_cap: int
+    clock: Clock = utc_now
+
+    def reserve(self, tenant: str | None) -> _Units:
+        now = self.clock()
+        day = now.astimezone(UTC).date()
+        units = _Units(self)
+        scopes = [(counter_id(day), self.daily_cap, "all tenants")]
+        if tenant is not None:
+            scopes.append((counter_id(day, tenant), self.tenant_cap, f"tenant {tenant!r}"))
+        for counter, cap, whose in scopes:
+            if not cap:
+                continue
+            if not self._take(counter, cap, day):
+                units.give_back()
+                count("BudgetExhausted")
+                wait = seconds_to_next_day(now)
+                logger.warning(
+                    "daily call budget spent: the pair waits for the next UTC day",
+                    extra={"counter": counter, "cap": cap, "retry_after_s": round(wait)},
+                )
+                raise BudgetExhaustedError(
+                    f"the daily call budget of {whose} ({cap} paid calls) is spent for "
+                    f"{day.isoformat()} UTC; the pair waits in the queue until the next UTC day",
+                    retry_after=wait,
+                )
+            units.taken.append(counter)
+        return units
+
+    def _take(self, counter: str, cap: int, day: date) -> bool:
+        expires = datetime.combine(day + timedelta(days=_COUNTER_DAYS_KEPT), time(), UTC)
+        try:
+            self._update(
+                counter,
+                "ADD spent :one SET expiration = :expires",
+                condition="attribute_not_exists(spent) OR spent < :cap",
+                values={
+                    ":one": {"N": "1"},
+                    ":cap": {"N": str(cap)},
+                    ":expires": {"N": str(int(expires.timestamp()))},
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise _store_error(exc) from exc
+        except BotoCoreError as exc:
+            raise _store_error(exc) from exc
+        return True
+
+    def give_back(self, counter: str) -> None:
+        """Return one unit to `counter` (never below zero)."""
+        try:
+            self._update(
+                counter,
+                "ADD spent :minus_one",
+                condition="spent > :zero",
+                values={":minus_one": {"N": "-1"}, ":zero": {"N": "0"}},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            # A unit not given back only makes the cap stricter, never looser.
+            logger.warning(
+                "could not give back a call budget unit",
+                extra={"counter": counter, "error": type(exc).__name__},
+            )
+
+    def _update(self, counter: str, update: str, *, condition: str, values: dict[str, Any]) -> None:
+        """Apply `update` to `counter`'s item if `condition` holds (else a `ClientError`)."""
+        self.client().update_item(
+            TableName=self.table_name,
+            Key={"id": {"S": counter}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+
+
+class _Units:
+    """The counters one reservation took."""
+
+    def __init__(self, budget: DynamoDBCallBudget) -> None:
+        self._budget = budget
+        self.taken: list[str] = []
+
+    def give_back(self) -> None:
+        while self.taken:
+            self._budget.give_back(self.taken.pop())
+
+
+def counter_id(day: date, tenant: str | None = None) -> str:
+    """The table id of a day's counter (all tenants, or one)."""
+    base = f"budget#{day.isoformat()}"
+    return base if tenant is None else f"{base}#tenant#{tenant}"
+
+
+def tenant_of(pattern: re.Pattern[str], key: str) -> str | None:
+    """The `tenant` group of PAIR_PATTERN in `key`, when the pattern has one."""
+    if "tenant" not in pattern.groupindex:
+        return None
+    match = pattern.match(key)
+    return match.group("tenant") if match else None
+
+
+_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
+
+
+@contextlib.contextmanager
+def calls_for(tenant: str | None) -> Iterator[None]:
+    """API calls made in this block (on this thread) count against `tenant`'s budget too."""
+    token = _tenant.set(tenant)
+    try:
+        yield
+    finally:
+        _tenant.reset(token)
+
+
+class BudgetedAdapter(requests.adapters.HTTPAdapter):
+    """An HTTP transport that reserves a unit before each request and gives it back unless
+    the answer was billed (HTTP 200)."""
+
+    def __init__(self, budget: CallBudget, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._budget = budget
+
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        reservation = self._budget.reserve(_tenant.get())
+        try:
+            response = super().send(request, *args, **kwargs)
+        except BaseException:
+            reservation.give_back()
+            raise
+        if response.status_code != BILLED_STATUS:
+            reservation.give_back()
+        return response
+
+
+def budgeted(session: requests.Session, url: str, budget: CallBudget) -> requests.Session:
+    """Route `session`'s requests to `url` through a `BudgetedAdapter` (same pool settings
+    as the session's own transport)."""
+    session.mount(url, BudgetedAdapter(budget, pool_connections=1, pool_maxsize=2, max_retries=0))
+    return session
+
+
+def _store_error(exc: Exception) -> StorageError:
+    detail = (
+        exc.response.get("Error", {}).get("Code", "")
+        if isinstance(exc, ClientError)
+        else type(exc).__name__
+    )
+    error = StorageError(f"call budget counter unavailable: {detail}", code="BUDGET_STORE_ERROR")
+    error.stage = Stage.API
+    return error

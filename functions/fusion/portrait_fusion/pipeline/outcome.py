@@ -1,0 +1,43 @@
+"""What the pipeline is asked (a pair request) and what it answers (an outcome)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from portrait_fusion.aws.storage import ObjectRef
+
+
+class Status(StrEnum):
+    """How one event ended for the pipeline."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    WAITING = "waiting"  # a lone half: its partner has not arrived yet
+    SKIPPED = "skipped"  # a key outside the naming convention
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The end of one event: for a pair, its result document."""
+
+    status: Status
+    pair_id: str | None = None
+    document: dict[str, Any] | None = None
+    detail: str = ""
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> Outcome:
+        """The outcome a result document records."""
+        return cls(Status(document["status"]), document["pair_id"], document)
+
+
+@dataclass(frozen=True)
+class PairRequest:
+    """Two inputs to merge, and the similarity the request asked for (if any)."""
+
+    pair_id: str
+    target: ObjectRef
+    template: ObjectRef
+    similarity: object | None = None

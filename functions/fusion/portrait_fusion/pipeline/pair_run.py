@@ -1,0 +1,179 @@
+"""Running one complete pair: read both inputs, preflight them, merge once, write outputs.
+
+Expected outcomes (a permanent failure) are returned as `Outcome`s; only what should be
+retried later is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from portrait_fusion.api.fusion_api import MergeRequest
+from portrait_fusion.api.paid_calls import pair_key_of
+from portrait_fusion.aws.storage import ObjectRef, StoredObject
+from portrait_fusion.core.errors import Disposition, FusionError
+from portrait_fusion.core.observability import count, count_failure, logger, measure
+from portrait_fusion.core.settings import Settings
+from portrait_fusion.guards.call_budget import calls_for, tenant_of
+from portrait_fusion.guards.idempotency import IdempotencyGuard
+from portrait_fusion.guards.reuse import ResultReuse, fingerprint
+from portrait_fusion.images import preflight
+from portrait_fusion.pairs.correlation import correlation_id
+from portrait_fusion.pairs.similarity import resolve_similarity
+from portrait_fusion.pipeline.invocation import Invocation
+from portrait_fusion.pipeline.outcome import Outcome, PairRequest
+from portrait_fusion.pipeline.outputs import OutputWriter
+from portrait_fusion.pipeline.pair_inputs import (
+    Inputs,
+    Uploads,
+    idempotency_key,
+    prepare_uploads,
+    timed,
+)
+from portrait_fusion.pipeline.ports import FusionApi, Storage
+from portrait_fusion.results.result_document import PairRecord
+
+T = TypeVar("T")
+
+# Seconds kept back from the API's budget so the outputs can still be written.
+OUTPUT_RESERVE_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class PairRun:
+    """Runs a complete pair at most once per pair version (the idempotency guard's job)."""
+
+    settings: Settings
+    storage: Storage
+    api: FusionApi
+    guard: IdempotencyGuard
+    executor: ThreadPoolExecutor
+    outputs: OutputWriter
+    reuse: ResultReuse | None
+
+    def run(self, request: PairRequest, invocation: Invocation) -> Outcome:
+        """Process a complete pair; return its document, raise what should be retried."""
+        logger.thread_safe_append_keys(pair_id=request.pair_id)
+        record = PairRecord(request.pair_id, request.target, request.template, invocation.function)
+        try:
+            inputs = self._read(record, request)
+        except FusionError as exc:
+            if exc.disposition is not Disposition.FAIL:
+                raise
+            return self.outputs.failed(record, exc)
+        # Preflight, and the API client's first reads, run while the idempotency record is
+        # written; preflight's verdict is taken (and a rejection recorded) inside the guarded
+        # work, as if it had run there.
+        identity = idempotency_key(record)
+        pair_key = pair_key_of(identity)
+        self.api.read_ahead(pair_key)
+        try:
+            with self._in_background(
+                lambda: prepare_uploads(record, inputs, self.settings)
+            ) as ready:
+                guarded = self.guard.run(
+                    identity, lambda: self._merge(record, ready.result, pair_key, invocation)
+                )
+        finally:
+            for sending in record.sending:  # the completion event, sent beside the guard's write
+                sending.result()
+        if guarded.replayed:
+            logger.info(
+                "pair already done: returning its stored document",
+                extra={"status": guarded.document["status"]},
+            )
+            count("PairsReplayed")
+        return Outcome.of(guarded.document)
+
+    def _read(self, record: PairRecord, request: PairRequest) -> Inputs:
+        """Both inputs (read at once: S3 latency is paid once), and what their heads say."""
+        with (
+            timed(record, "read"),
+            self._in_background(lambda: self._fetch(request.template)) as template,
+        ):
+            inputs = Inputs(self._fetch(request.target), template.result())
+        record.heads = {"target": inputs.target.head, "template": inputs.template.head}
+        metadata = inputs.target.head.metadata, inputs.template.head.metadata
+        record.source_similarity = resolve_similarity(
+            request.similarity, *metadata, self.settings.default_source_similarity
+        )
+        record.correlation_id = correlation_id(*metadata)
+        return inputs
+
+    def _merge(
+        self,
+        record: PairRecord,
+        prepared: Callable[[], Uploads],
+        pair_key: str,
+        invocation: Invocation,
+    ) -> dict[str, Any]:
+        """Take the preflight's verdict, call the API (or re-use an identical request's
+        result), write the outputs: returns the document (either status). `pair_key` is
+        the pair version the paid-call bound counts against."""
+        reuse_key, earlier = None, None
+        try:
+            uploads = prepared()
+            if self.reuse is not None:  # the digest of both inputs is only needed for re-use
+                reuse_key = fingerprint(uploads.target, uploads.template, record.source_similarity)
+                earlier = self.reuse.find(reuse_key)
+            if earlier:
+                with timed(record, "output"):
+                    document = self.outputs.copied(record, earlier)
+                count("PairsReused")
+                count("PairsSucceeded")
+                logger.info(
+                    "identical request: result re-used", extra={"reused_from": earlier.pair_id}
+                )
+                return document
+            tenant = tenant_of(self.settings.pair_pattern, record.target.key)
+            with timed(record, "api"), calls_for(tenant):
+                request = MergeRequest(
+                    uploads.target,
+                    uploads.template,
+                    record.source_similarity,
+                    pair_key=pair_key,
+                )
+                result = self.api.merge(
+                    request,
+                    seconds_left=lambda: invocation.seconds_left() - OUTPUT_RESERVE_SECONDS,
+                )
+            record.api = {
+                "request_id": result.request_id,
+                "log_id": result.log_id,
+                "attempts": result.attempts,
+                "latency_ms": result.latency_ms,
+                "unusable_request_ids": list(result.unusable_request_ids),
+            }
+            measure("ApiLatency", result.latency_ms, unit="Milliseconds")
+            count("ApiAttempts", result.attempts)
+            with timed(record, "output"):
+                document = self.outputs.succeeded(record, result)
+        except FusionError as exc:
+            if exc.disposition is not Disposition.FAIL:
+                count_failure("PairsHandedBack", exc.code)
+                raise
+            return self.outputs.failed(record, exc).document or {}
+        if self.reuse is not None and reuse_key is not None and record.result is not None:
+            self.reuse.remember(reuse_key, record.pair_id, record.result)
+        count("PairsSucceeded")
+        logger.info(
+            "pair merged", extra={"result_key": document["result"]["key"], "api": record.api}
+        )
+        return document
+
+    def _fetch(self, ref: ObjectRef) -> StoredObject:
+        return self.storage.fetch(ref, preflight.size_limit(auto_fit=self.settings.auto_fit))
+
+    @contextmanager
+    def _in_background(self, work: Callable[[], T]) -> Iterator[Future[T]]:
+        """`work` on the pool for the block's duration; cancelled if the block never needed
+        it (a replay, or a pair in progress elsewhere)."""
+        future = self.executor.submit(work)
+        try:
+            yield future
+        finally:
+            future.cancel()
