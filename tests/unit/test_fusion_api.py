@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ import requests
 from requests.adapters import BaseAdapter
 
 from portrait_fusion.api.api_key import ApiKey, ApiKeyProvider
+from portrait_fusion.api.call_ahead import CallAhead
+from portrait_fusion.api.call_slot import CallSlot
 from portrait_fusion.api.fusion_api import FusionApiClient, MergeRequest, Upload, new_session
 from portrait_fusion.api.paid_calls import InMemoryPaidCallMarks
 from portrait_fusion.core.errors import (
@@ -25,6 +28,7 @@ from portrait_fusion.core.errors import (
     StorageError,
     TransientApiError,
 )
+from portrait_fusion.guards.call_budget import BudgetExhaustedError
 from tests import images
 
 RESULT = images.as_jpeg(size=(300, 300))
@@ -335,8 +339,10 @@ def test_the_paid_call_bound_holds_across_deliveries_of_one_pair() -> None:
     assert merge_pair(api, "pair-b").attempts == 1  # another pair version has its own bound
 
 
-def merge_pair(api: FusionApiClient, pair_key: str) -> Any:
-    request = MergeRequest(TARGET, TEMPLATE, None, pair_key=pair_key)
+def merge_pair(
+    api: FusionApiClient, pair_key: str, ahead: CallAhead | None = None, tenant: str | None = None
+) -> Any:
+    request = MergeRequest(TARGET, TEMPLATE, None, pair_key=pair_key, tenant=tenant, ahead=ahead)
     return api.merge(request, seconds_left=lambda: 100.0)
 
 
@@ -356,30 +362,36 @@ class CountingMarks(InMemoryPaidCallMarks):
 
 
 def read_ahead_client(
-    marks: CountingMarks, executor: ThreadPoolExecutor
+    marks: CountingMarks,
+    executor: ThreadPoolExecutor,
+    script: list[Any] | None = None,
+    allowance: Allowance | None = None,
+    slot: CallSlot | None = None,
 ) -> tuple[FusionApiClient, FakeKeys]:
     keys = FakeKeys("k1")
     session = new_session()
-    session.mount("https://", ScriptedAdapter([ok(), ok()]))
+    session.mount("https://", ScriptedAdapter(script or [ok(), ok()]))
     api = FusionApiClient(
         session,
         "https://api.test/face-fusion",
         keys,
         timeout_seconds=30,
-        max_attempts=1,
+        max_attempts=2,
         marks=marks,
         executor=executor,
+        allowance=allowance,
+        slot=slot,
+        sleep=lambda _: None,
     )
     return api, keys
 
 
 def test_a_read_ahead_is_what_the_merge_uses_instead_of_reading_again() -> None:
     marks = CountingMarks()
-    with ThreadPoolExecutor(max_workers=1) as executor:
+    with ThreadPoolExecutor(max_workers=2) as executor:
         api, keys = read_ahead_client(marks, executor)
-        api.read_ahead("pair-a")
-        api.read_ahead("pair-a")  # asked twice (both halves of a batch): read once
-        assert merge_pair(api, "pair-a").attempts == 1
+        ahead = api.read_ahead("pair-a", None)
+        assert merge_pair(api, "pair-a", ahead).attempts == 1
         assert (marks.reads, keys.reads) == (["pair-a"], 1)
         # A pair nobody read ahead for is read when its merge starts.
         merge_pair(api, "pair-b")
@@ -388,9 +400,77 @@ def test_a_read_ahead_is_what_the_merge_uses_instead_of_reading_again() -> None:
 
 def test_a_read_ahead_that_failed_fails_the_merge_with_its_error() -> None:
     unavailable = StorageError("paid-call marks unavailable", code="STORAGE_ERROR")
-    with ThreadPoolExecutor(max_workers=1) as executor:
+    with ThreadPoolExecutor(max_workers=2) as executor:
         api, _ = read_ahead_client(CountingMarks(unavailable), executor)
-        api.read_ahead("pair-a")
+        ahead = api.read_ahead("pair-a", None)
         with pytest.raises(StorageError) as caught:
-            merge_pair(api, "pair-a")
+            merge_pair(api, "pair-a", ahead)
     assert caught.value is unavailable
+
+
+@dataclass
+class Allowance:
+    """A call budget that records what it reserves and gets back; `left` units in all."""
+
+    left: int = 100
+    reserved: list[str | None] = field(default_factory=list)
+    given_back: int = 0
+    reserving: threading.Event = field(default_factory=threading.Event)
+
+    def reserve(self, tenant: str | None) -> Any:
+        self.reserving.set()
+        if not self.left:
+            raise BudgetExhaustedError("spent", retry_after=60)
+        self.left -= 1
+        self.reserved.append(tenant)
+        return self
+
+    def give_back(self) -> None:
+        self.left += 1
+        self.given_back += 1
+
+
+def test_the_first_call_spends_the_unit_reserved_ahead_and_retries_reserve_their_own() -> None:
+    allowance = Allowance()
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        api, _ = read_ahead_client(
+            CountingMarks(), executor, [fail(500, "HTTP_500"), ok()], allowance
+        )
+        ahead = api.read_ahead("pair-a", "acme")
+        assert merge_pair(api, "pair-a", ahead, tenant="acme").attempts == 2
+        ahead.close()  # taken by the merge: nothing left to give back
+    # The 500 was not billed: its unit came back; the 200 keeps the retry's.
+    assert allowance.reserved == ["acme", "acme"]
+    assert (allowance.given_back, allowance.left) == (1, 99)
+
+
+def test_a_unit_reserved_ahead_for_a_merge_that_never_came_is_given_back() -> None:
+    allowance = Allowance()
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        api, _ = read_ahead_client(CountingMarks(), executor, allowance=allowance)
+        api.read_ahead("pair-a", None).close()  # e.g. the pair was done already
+    assert allowance.left == 100
+
+
+def test_a_spent_budget_stops_the_merge_before_any_call() -> None:
+    allowance = Allowance(left=0)
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        api, _ = read_ahead_client(CountingMarks(), executor, [], allowance)
+        ahead = api.read_ahead("pair-a", None)
+        with pytest.raises(BudgetExhaustedError):
+            merge_pair(api, "pair-a", ahead)
+        ahead.close()
+    assert allowance.left == 0
+
+
+def test_the_budget_is_reserved_while_another_call_holds_the_slot() -> None:
+    """The reservation's round trip is not spent in the gap between two calls."""
+    allowance, slot = Allowance(), CallSlot()
+    with ThreadPoolExecutor(max_workers=3) as executor:
+        api, _ = read_ahead_client(CountingMarks(), executor, allowance=allowance, slot=slot)
+        with slot.held():  # another pair's call is in flight
+            merging = executor.submit(merge_pair, api, "pair-a")
+            assert allowance.reserving.wait(timeout=30)
+            assert not merging.done()  # and this merge waits for the slot
+        assert merging.result().attempts == 1
+    assert allowance.reserved == [None]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from portrait_fusion.api.call_ahead import CallAhead
 from portrait_fusion.api.fusion_api import FusionResult, MergeRequest
 from portrait_fusion.aws.storage import ObjectHead, ObjectRef, StoredObject
 from portrait_fusion.core.errors import FusionError, PairingError, StorageError
@@ -68,8 +69,10 @@ class FakeApi:
     read_aheads: list[str] = field(default_factory=list)
     seconds_left_seen: list[float] = field(default_factory=list)
 
-    def read_ahead(self, pair_key: str) -> None:
+    def read_ahead(self, pair_key: str, tenant: str | None) -> CallAhead:
+        del tenant
         self.read_aheads.append(pair_key)
+        return CallAhead()
 
     def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
         self.calls.append(request)

@@ -5,9 +5,7 @@ re-read on 401, and the paid-call bound on unusable 200s (`paid_calls`); each ca
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -17,6 +15,14 @@ import requests
 from portrait_fusion.api.api_codes import AUTH_CODES, rule_for
 from portrait_fusion.api.api_errors import INVALID_RESPONSE, ProtocolError
 from portrait_fusion.api.api_key import ApiKey, ApiKeyProvider
+from portrait_fusion.api.call_ahead import (
+    CallAhead,
+    CallAllowance,
+    FirstReads,
+    Reservation,
+    release,
+)
+from portrait_fusion.api.call_slot import CallSlot
 from portrait_fusion.api.fusion_call import Answer, FusionCall, Upload, new_session
 from portrait_fusion.api.paid_calls import UNUSABLE_LIMIT, InMemoryPaidCallMarks, PaidCallMarks
 from portrait_fusion.api.retry_policy import Backoff
@@ -34,9 +40,7 @@ __all__ = ["FusionApiClient", "FusionResult", "MergeRequest", "Upload", "new_ses
 
 # Below this many seconds left there is no point starting a call: it could not finish.
 MIN_CALL_SECONDS = 1.0
-# Read-aheads kept for merges yet to start: a batch works on two pairs at a time; one that
-# never merges (a replay, a rejected input) is dropped once newer ones push it out.
-_READ_AHEADS_KEPT = 8
+BILLED_STATUS = 200  # the API bills every HTTP 200, whatever its body, and nothing else
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,10 @@ class MergeRequest:
     pair_key: str | None = None
     """The pair version whose unusable 200s count against the paid-call bound across
     deliveries; without it only this merge's own are counted."""
+    tenant: str | None = None
+    """Whose daily call budget the calls also count against (PAIR_PATTERN's `tenant`)."""
+    ahead: CallAhead | None = None
+    """What `FusionApiClient.read_ahead` started for this merge."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,8 @@ class _Tally:
     pair_key: str
     marks: PaidCallMarks
     unusable: list[str | None]
+    tenant: str | None
+    unit: Future[Reservation] | None  # the first call's, reserved ahead
     calls: int = 0
     failures: int = 0
     key_refreshed: bool = False
@@ -95,11 +105,14 @@ class FusionApiClient:
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
+        slot: CallSlot | None = None,
+        allowance: CallAllowance | None = None,
     ) -> None:
+        """`executor` runs `read_ahead`'s work; `allowance` (the daily call budget) reserves
+        a unit before each call and gets it back when the call was not billed."""
         self._transport = FusionCall(session, url, clock)
         self._executor = executor
-        self._ahead: OrderedDict[str, Future[tuple[ApiKey, list[str | None]]]] = OrderedDict()
-        self._ahead_lock = threading.Lock()
+        self._allowance = allowance
         self._keys = keys
         self._timeout = timeout_seconds
         self._max_attempts = max_attempts
@@ -107,10 +120,9 @@ class FusionApiClient:
         self._marks = marks or InMemoryPaidCallMarks()
         self._sleep = sleep
         self._jitter = jitter
-        # One call in flight per execution environment: a batch overlaps its pairs' reads
-        # and writes with another pair's call, and the event source mapping's
-        # MaximumConcurrency still caps the calls the API sees.
-        self._one_call = threading.Lock()
+        # One call in flight per execution environment: two pairs overlap their reads and
+        # writes with each other's call, and the cap on environments still caps the calls.
+        self._slot = slot or CallSlot()
 
     def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
         """Merge the target face into the template, retrying transient failures while time is left.
@@ -120,11 +132,13 @@ class FusionApiClient:
         """
         marks = self._marks if request.pair_key else InMemoryPaidCallMarks()
         key = request.pair_key or "this call"
-        with self._ahead_lock:
-            ahead = self._ahead.pop(key, None)
-        api_key, unusable = ahead.result() if ahead else self._first_reads(key, marks)
-        tally = _Tally(api_key, key, marks, unusable)
+        ahead = request.ahead or CallAhead()
+        reads = ahead.reads() if request.pair_key else None
+        api_key, unusable = reads.result() if reads else self._first_reads(key, marks)
+        tally = _Tally(api_key, key, marks, unusable, request.tenant, ahead.take_unit())
         if len(tally.unusable) >= UNUSABLE_LIMIT:
+            if tally.unit is not None:
+                release(tally.unit)
             # Earlier deliveries bought the replacement already (its document went unwritten).
             raise _paid_call_bound("", tally, request_id=tally.unusable[-1])
         while True:
@@ -143,34 +157,55 @@ class FusionApiClient:
                 unusable_request_ids=tuple(tally.unusable),
             )
 
-    def read_ahead(self, pair_key: str) -> None:
-        """Start what a merge for `pair_key` reads first (the API key, the pair's unusable
-        200s so far) on the executor, so it overlaps the caller's own work (the idempotency
-        write); the merge then takes it instead of reading again."""
+    def read_ahead(self, pair_key: str, tenant: str | None) -> CallAhead:
+        """Start what a merge for `pair_key` needs first (the API key, the pair's unusable
+        200s so far, a unit of `tenant`'s budget) on the executor, so it overlaps the caller's
+        own work (the idempotency write). Give the result to the merge (`MergeRequest.ahead`),
+        and `close` it once the merge is over or will not happen."""
         if self._executor is None:
-            return
-        with self._ahead_lock:
-            if pair_key in self._ahead:
-                return
-            self._ahead[pair_key] = self._executor.submit(self._first_reads, pair_key, self._marks)
-            while len(self._ahead) > _READ_AHEADS_KEPT:
-                self._ahead.popitem(last=False)
+            return CallAhead()
+        reads = self._executor.submit(self._first_reads, pair_key, self._marks)
+        allowance = self._allowance
+        unit = None if allowance is None else self._executor.submit(allowance.reserve, tenant)
+        return CallAhead(reads, unit)
 
-    def _first_reads(self, pair_key: str, marks: PaidCallMarks) -> tuple[ApiKey, list[str | None]]:
+    def _first_reads(self, pair_key: str, marks: PaidCallMarks) -> FirstReads:
         return self._keys.get(), marks.unusable(pair_key)
 
     def _attempt(
         self, tally: _Tally, request: MergeRequest, seconds_left: Callable[[], float]
     ) -> Answer:
-        with self._one_call:
-            budget = seconds_left()
-            if budget < MIN_CALL_SECONDS:
-                raise OutOfTimeError(f"{budget:.1f} s left: not enough to call the API")
-            tally.calls += 1
-            timeout = min(self._timeout, budget)
-            return self._transport.call(
-                request.target, request.template, request.similarity, tally.key, timeout
-            )
+        """One call: its budget unit is reserved before waiting for the slot, and given back
+        after leaving it, so neither round trip sits between two calls."""
+        unit = self._unit_for(tally)
+        billed = False
+        try:
+            with self._slot.held():
+                budget = seconds_left()
+                if budget < MIN_CALL_SECONDS:
+                    raise OutOfTimeError(f"{budget:.1f} s left: not enough to call the API")
+                tally.calls += 1
+                timeout = min(self._timeout, budget)
+                try:
+                    answer = self._transport.call(
+                        request.target, request.template, request.similarity, tally.key, timeout
+                    )
+                except ApiError as exc:
+                    billed = exc.http_status == BILLED_STATUS
+                    raise
+                billed = True
+                return answer
+        finally:
+            if unit is not None and not billed:
+                unit.give_back()
+
+    def _unit_for(self, tally: _Tally) -> Reservation | None:
+        """The call's budget unit: the one reserved ahead for the first call, else a new one
+        (raises when the budget is spent)."""
+        ahead, tally.unit = tally.unit, None
+        if ahead is not None:
+            return ahead.result()
+        return None if self._allowance is None else self._allowance.reserve(tally.tenant)
 
     def _prepare_retry(
         self, exc: ApiError, tally: _Tally, seconds_left: Callable[[], float]

@@ -83,7 +83,9 @@ class FusionCall:
                 body += chunk
                 if self._clock() > deadline:
                     raise TransientApiError(
-                        "the API's answer did not finish arriving in time", code=API_TIMEOUT
+                        "the API's answer did not finish arriving in time",
+                        code=API_TIMEOUT,
+                        http_status=response.status_code,
                     )
         return body.decode("utf-8", "replace")
 
@@ -114,15 +116,13 @@ class FusionCall:
                 timeout=(min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
                 stream=True,
             )
-            content = self._read_body(response, deadline)
-        except requests.Timeout as exc:
-            raise TransientApiError(
-                f"no answer from the API within {timeout:.1f} s", code=API_TIMEOUT
-            ) from exc
         except requests.RequestException as exc:
-            raise TransientApiError(
-                f"connection to the API failed: {type(exc).__name__}", code=CONNECTION_ERROR
-            ) from exc
+            raise _unanswered(exc, timeout, http_status=None) from exc
+        try:
+            content = self._read_body(response, deadline)
+        except requests.RequestException as exc:
+            # The status arrived: a 200 is billed, whatever became of its body.
+            raise _unanswered(exc, timeout, http_status=response.status_code) from exc
         latency_ms = round((self._clock() - started) * 1000)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         try:
@@ -133,6 +133,23 @@ class FusionCall:
         finally:
             del content, response  # the body can be tens of MB; keep only the decoded image
         return _decoded(success, latency_ms)
+
+
+def _unanswered(
+    exc: requests.RequestException, timeout: float, *, http_status: int | None
+) -> TransientApiError:
+    """The error of a call whose answer never (fully) arrived."""
+    if isinstance(exc, requests.Timeout):
+        return TransientApiError(
+            f"no answer from the API within {timeout:.1f} s",
+            code=API_TIMEOUT,
+            http_status=http_status,
+        )
+    return TransientApiError(
+        f"connection to the API failed: {type(exc).__name__}",
+        code=CONNECTION_ERROR,
+        http_status=http_status,
+    )
 
 
 def _decoded(success: ApiSuccess, latency_ms: int) -> Answer:

@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from portrait_fusion.api.api_key import ApiKeyProvider
+from portrait_fusion.api.call_slot import CallSlot
 from portrait_fusion.api.fusion_api import FusionApiClient, new_session
 from portrait_fusion.api.paid_calls import DynamoDBPaidCallMarks
 from portrait_fusion.aws.storage import S3Storage
@@ -23,7 +24,7 @@ from portrait_fusion.entry.entrypoints import EntryPoints
 from portrait_fusion.entry.hand_back import HandBack, SqsQueues
 from portrait_fusion.entry.visibility import VisibilityPolicy
 from portrait_fusion.entry.warm_up import WarmUp
-from portrait_fusion.guards.call_budget import Clock, DynamoDBCallBudget, budgeted, utc_now
+from portrait_fusion.guards.call_budget import Clock, DynamoDBCallBudget, utc_now
 from portrait_fusion.guards.idempotency import GuardedRun, IdempotencyGuard
 from portrait_fusion.guards.reuse import DynamoDBResultReuse
 from portrait_fusion.partners.partner_sweep import PartnerSweep
@@ -100,6 +101,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     dynamodb = _client("dynamodb")
     ttl = record_ttl_seconds(settings.result_retention_days)
     session = new_session()
+    budget = None
     if settings.daily_call_budget or settings.tenant_daily_call_budget:
         budget = DynamoDBCallBudget(
             settings.idempotency_table,
@@ -108,10 +110,10 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
             tenant_cap=settings.tenant_daily_call_budget,
             clock=clock,
         )
-        session = budgeted(session, settings.fusion_api_url, budget)
     # Two pairs of a batch at a time, each reading its template, preflighting and reading
     # ahead for its API call beside its other work.
     pair_io = ThreadPoolExecutor(max_workers=6, thread_name_prefix="pair-io")
+    slot = CallSlot()  # this environment's one API call in flight
     api = FusionApiClient(
         session,
         settings.fusion_api_url,
@@ -120,6 +122,8 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         max_attempts=settings.api_max_attempts,
         marks=DynamoDBPaidCallMarks(settings.idempotency_table, dynamodb, ttl),
         executor=pair_io,
+        slot=slot,
+        allowance=budget,
     )
     guard = _LazyIdempotencyGuard(
         lambda: DynamoDBIdempotencyGuard(settings.idempotency_table, dynamodb(), ttl)

@@ -2,23 +2,21 @@
 
 A unit is reserved with one conditional DynamoDB update before each HTTP call to the API and
 given back when the call was not billed (the API bills every HTTP 200 and nothing else). The
-reservation sits in the HTTP transport, so every attempt the client makes, retries and the
-replacement of an unusable answer included, is counted. Counters live in the idempotency
-table under their own ids (`budget#<day>`, `budget#<day>#tenant#<name>`) and expire two days
-after their day.
+API client reserves it for every attempt it makes, retries and the replacement of an unusable
+answer included (`CallAllowance`); a pair's first unit is reserved ahead, beside its
+idempotency write, and never while another call waits (`api.call_ahead`). Counters live in the
+idempotency table under their own ids (`budget#<day>`, `budget#<day>#tenant#<name>`) and
+expire two days after their day.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portrait_fusion.core.errors import Disposition, FusionError, Stage, StorageError
@@ -51,23 +49,21 @@ class BudgetExhaustedError(FusionError):
     disposition = Disposition.HOLD
 
 
-class CallBudget(Protocol):
-    """Reserves one paid call and gives it back."""
-
-    def reserve(self, tenant: str | None) -> Reservation:
-        """Take one unit for today (and for `tenant`); raise `BudgetExhaustedError` if spent."""
-
-
-class Reservation(Protocol):
-    """A unit taken by `CallBudget.reserve`."""
-
-    def give_back(self) -> None:
-        """Return the unit: the call it was for was not billed."""
+def held_back(error: FusionError) -> None:
+    """Report a pair that `error` stopped, if it is a spent budget (the `BudgetExhausted`
+    metric and its alarm count held-back pairs, not refused reservations)."""
+    if isinstance(error, BudgetExhaustedError):
+        count("BudgetExhausted")
+        logger.warning(
+            "daily call budget spent: the pair waits for the next UTC day",
+            extra={"reason": error.message, "retry_after_s": round(error.retry_after or 0)},
+        )
 
 
 @dataclass(frozen=True)
 class DynamoDBCallBudget:
-    """`CallBudget` on atomic conditional counters in DynamoDB."""
+    """The daily call budget on atomic conditional counters in DynamoDB: the API client's
+    `CallAllowance`."""
 
     table_name: str
     client: Callable[[], DynamoDBClient]
@@ -88,16 +84,12 @@ class DynamoDBCallBudget:
                 continue
             if not self._take(counter, cap, day):
                 units.give_back()
-                count("BudgetExhausted")
-                wait = seconds_to_next_day(now)
-                logger.warning(
-                    "daily call budget spent: the pair waits for the next UTC day",
-                    extra={"counter": counter, "cap": cap, "retry_after_s": round(wait)},
-                )
+                # Not logged or counted here: a unit reserved ahead may never be wanted (the
+                # pair turns out done). `held_back` reports the pairs a spent budget stops.
                 raise BudgetExhaustedError(
                     f"the daily call budget of {whose} ({cap} paid calls) is spent for "
                     f"{day.isoformat()} UTC; the pair waits in the queue until the next UTC day",
-                    retry_after=wait,
+                    retry_after=seconds_to_next_day(now),
                 )
             units.taken.append(counter)
         return units
@@ -174,48 +166,6 @@ def tenant_of(pattern: re.Pattern[str], key: str) -> str | None:
         return None
     match = pattern.match(key)
     return match.group("tenant") if match else None
-
-
-_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
-
-
-@contextlib.contextmanager
-def calls_for(tenant: str | None) -> Iterator[None]:
-    """API calls made in this block (on this thread) count against `tenant`'s budget too."""
-    token = _tenant.set(tenant)
-    try:
-        yield
-    finally:
-        _tenant.reset(token)
-
-
-class BudgetedAdapter(requests.adapters.HTTPAdapter):
-    """An HTTP transport that reserves a unit before each request and gives it back unless
-    the answer was billed (HTTP 200)."""
-
-    def __init__(self, budget: CallBudget, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._budget = budget
-
-    def send(
-        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        reservation = self._budget.reserve(_tenant.get())
-        try:
-            response = super().send(request, *args, **kwargs)
-        except BaseException:
-            reservation.give_back()
-            raise
-        if response.status_code != BILLED_STATUS:
-            reservation.give_back()
-        return response
-
-
-def budgeted(session: requests.Session, url: str, budget: CallBudget) -> requests.Session:
-    """Route `session`'s requests to `url` through a `BudgetedAdapter` (same pool settings
-    as the session's own transport)."""
-    session.mount(url, BudgetedAdapter(budget, pool_connections=1, pool_maxsize=2, max_retries=0))
-    return session
 
 
 def _store_error(exc: Exception) -> StorageError:

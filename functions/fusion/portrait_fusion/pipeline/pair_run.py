@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from portrait_fusion.api.call_ahead import CallAhead
 from portrait_fusion.api.fusion_api import MergeRequest
 from portrait_fusion.api.paid_calls import pair_key_of
 from portrait_fusion.aws.storage import ObjectRef, StoredObject
 from portrait_fusion.core.errors import Disposition, FusionError
 from portrait_fusion.core.observability import count, count_failure, logger, measure
 from portrait_fusion.core.settings import Settings
-from portrait_fusion.guards.call_budget import calls_for, tenant_of
+from portrait_fusion.guards.call_budget import held_back, tenant_of
 from portrait_fusion.guards.idempotency import IdempotencyGuard
 from portrait_fusion.guards.reuse import ResultReuse, fingerprint
 from portrait_fusion.images import preflight
@@ -44,6 +45,16 @@ OUTPUT_RESERVE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
+class PlannedCall:
+    """A pair's API call as known before it is due: the pair version the paid-call bound
+    counts against, whose budget it spends, and what was started ahead for it."""
+
+    pair_key: str
+    tenant: str | None
+    ahead: CallAhead
+
+
+@dataclass(frozen=True)
 class PairRun:
     """Runs a complete pair at most once per pair version (the idempotency guard's job)."""
 
@@ -65,20 +76,22 @@ class PairRun:
             if exc.disposition is not Disposition.FAIL:
                 raise
             return self.outputs.failed(record, exc)
-        # Preflight, and the API client's first reads, run while the idempotency record is
+        # Preflight, and what the API client needs first, run while the idempotency record is
         # written; preflight's verdict is taken (and a rejection recorded) inside the guarded
         # work, as if it had run there.
         identity = idempotency_key(record)
         pair_key = pair_key_of(identity)
-        self.api.read_ahead(pair_key)
+        tenant = tenant_of(self.settings.pair_pattern, record.target.key)
+        call = PlannedCall(pair_key, tenant, self.api.read_ahead(pair_key, tenant))
         try:
             with self._in_background(
                 lambda: prepare_uploads(record, inputs, self.settings)
             ) as ready:
                 guarded = self.guard.run(
-                    identity, lambda: self._merge(record, ready.result, pair_key, invocation)
+                    identity, lambda: self._merge(record, ready.result, call, invocation)
                 )
         finally:
+            call.ahead.close()
             for sending in record.sending:  # the completion event, sent beside the guard's write
                 sending.result()
         if guarded.replayed:
@@ -108,12 +121,11 @@ class PairRun:
         self,
         record: PairRecord,
         prepared: Callable[[], Uploads],
-        pair_key: str,
+        call: PlannedCall,
         invocation: Invocation,
     ) -> dict[str, Any]:
         """Take the preflight's verdict, call the API (or re-use an identical request's
-        result), write the outputs: returns the document (either status). `pair_key` is
-        the pair version the paid-call bound counts against."""
+        result), write the outputs: returns the document (either status)."""
         reuse_key, earlier = None, None
         try:
             uploads = prepared()
@@ -129,13 +141,14 @@ class PairRun:
                     "identical request: result re-used", extra={"reused_from": earlier.pair_id}
                 )
                 return document
-            tenant = tenant_of(self.settings.pair_pattern, record.target.key)
-            with timed(record, "api"), calls_for(tenant):
+            with timed(record, "api"):
                 request = MergeRequest(
                     uploads.target,
                     uploads.template,
                     record.source_similarity,
-                    pair_key=pair_key,
+                    pair_key=call.pair_key,
+                    tenant=call.tenant,
+                    ahead=call.ahead,
                 )
                 result = self.api.merge(
                     request,
@@ -154,6 +167,7 @@ class PairRun:
                 document = self.outputs.succeeded(record, result)
         except FusionError as exc:
             if exc.disposition is not Disposition.FAIL:
+                held_back(exc)
                 count_failure("PairsHandedBack", exc.code)
                 raise
             return self.outputs.failed(record, exc).document or {}

@@ -3,7 +3,7 @@
 The adapters (S3, the face-fusion API, DynamoDB, EventBridge) satisfy these structurally;
 the fast unit tier satisfies them with in-memory fakes. The guard, the publisher, the re-use
 store, the call budget and the paid-call marks have their protocols next to their adapters
-(`IdempotencyGuard`, `EventPublisher`, `ResultReuse`, `CallBudget`, `PaidCallMarks`).
+(`IdempotencyGuard`, `EventPublisher`, `ResultReuse`, `CallAllowance`, `PaidCallMarks`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from portrait_fusion.api.call_ahead import CallAhead
     from portrait_fusion.api.fusion_api import FusionResult, MergeRequest
     from portrait_fusion.aws.storage import ObjectRef, StoredObject
     from portrait_fusion.pairs.pairing import Half
@@ -39,8 +40,9 @@ class FusionApi(Protocol):
     def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
         """The merged image, or a `FusionError` saying what to do about the failure."""
 
-    def read_ahead(self, pair_key: str) -> None:
-        """Start reading what a merge for `pair_key` needs first (it may do nothing)."""
+    def read_ahead(self, pair_key: str, tenant: str | None) -> CallAhead:
+        """Start what a merge for `pair_key` needs first (it may start nothing); the caller
+        closes what it returns once the merge is over or will not happen."""
 
 
 class PartnerRegister(Protocol):
