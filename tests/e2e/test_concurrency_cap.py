@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -24,6 +25,7 @@ from local_stack.reserved_concurrency import (
 from tests import images
 from tests.conftest import load_event
 from tests.e2e.conftest import Queues, settle
+from tests.function_logs import metric_total
 from tests.harness import Buckets, function_environment, unique_pair
 
 PAIRS_PER_PATH = 4
@@ -53,7 +55,11 @@ def batch_event(stack: LocalStack, keys: list[str]) -> dict[str, Any]:
 
 
 def test_a_burst_mixing_every_path_never_exceeds_max_concurrency(
-    stack: LocalStack, emulator: FusionEmulator, buckets: Buckets, queues: Queues
+    stack: LocalStack,
+    emulator: FusionEmulator,
+    buckets: Buckets,
+    queues: Queues,
+    tmp_path: Path,
 ) -> None:
     cap = stack.reserved_concurrency
     assert cap == stack.max_concurrency == 3  # the template ties them together
@@ -65,7 +71,12 @@ def test_a_burst_mixing_every_path_never_exceeds_max_concurrency(
     queued = [upload(buckets, "queued") for _ in range(PAIRS_PER_PATH)]
 
     reserved = ReservedConcurrency(cap)
-    environment = function_environment(stack, emulator.url, emulator.ca_bundle)
+    # A short API timeout lets the queue's invocations pull messages beyond their batch
+    # (`pull_threshold`): those calls count against the cap too.
+    environment = function_environment(
+        stack, emulator.url, emulator.ca_bundle, API_TIMEOUT_SECONDS="10"
+    )
+    queue_log = tmp_path / "queue-invocations.log"
     function = LocalFunction(
         reserved,
         {"handler": stack.handler, "env": environment, "timeout_s": 60.0},
@@ -79,6 +90,7 @@ def test_a_burst_mixing_every_path_never_exceeds_max_concurrency(
         function_timeout_s=60,
         endpoint_url=stack.endpoint_url,
         reserved=reserved,
+        log_file=queue_log,
     )
     refused: list[str] = []
 
@@ -128,3 +140,5 @@ def test_a_burst_mixing_every_path_never_exceeds_max_concurrency(
     # The cap was reached, so the test could have seen it broken.
     assert reserved.peak == cap
     assert reserved.throttles > 0 or refused
+    # and the queue's invocations pulled messages of their own under it
+    assert metric_total(queue_log, "MessagesPulled") >= 1

@@ -20,7 +20,7 @@ from moto.core.authorization import enable_iam_authentication
 from local_stack.aws import MotoServer, start_moto
 from portrait_fusion.aws.storage import ObjectRef, S3Storage
 from portrait_fusion.core.errors import FusionError
-from portrait_fusion.entry.hand_back import SqsQueues
+from portrait_fusion.entry.sqs_queues import SqsQueues
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -157,6 +157,8 @@ def test_the_role_allows_every_call_the_function_makes_and_nothing_near_it(
         "set a hand-back's visibility": lambda: queues.change_visibility(
             queue_arn, handles[QUEUE], 5
         ),
+        "pull the queue's next message": lambda: queues.receive(queue_arn, 5),
+        "delete a pulled message": lambda: queues.delete(queue_arn, handles[QUEUE]),
         # and what it must not do
         "read outside the input prefix": lambda: storage.fetch(
             ObjectRef(INPUT, "elsewhere/p/target.jpg"), 99
@@ -169,6 +171,8 @@ def test_the_role_allows_every_call_the_function_makes_and_nothing_near_it(
             ObjectRef(OUTPUT, "batch-operations/reports/r.json"), 99
         ),
         "touch another queue": lambda: queues.change_visibility(other_arn, handles[OTHER_QUEUE], 5),
+        "pull from another queue": lambda: queues.receive(other_arn, 5),
+        "delete from another queue": lambda: queues.delete(other_arn, handles[OTHER_QUEUE]),
     }
     with enable_iam_authentication():
         verdicts = {name: allowed(call) for name, call in calls.items()}
@@ -178,5 +182,7 @@ def test_the_role_allows_every_call_the_function_makes_and_nothing_near_it(
         "write outside the output prefix",
         "read a Batch Operations report",
         "touch another queue",
+        "pull from another queue",
+        "delete from another queue",
     }
     assert {name for name, ok in verdicts.items() if not ok} == expected_denied, verdicts

@@ -7,7 +7,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from portrait_fusion.core.errors import InvalidEventError, PairInProgressError, TransientApiError
-from portrait_fusion.entry.hand_back import HandBack, queue_url
+from portrait_fusion.entry.hand_back import HandBack
+from portrait_fusion.entry.sqs_queues import queue_url
 from portrait_fusion.entry.visibility import QueueLimits, VisibilityPolicy
 
 ARN = "arn:aws:sqs:eu-west-1:123456789012:fusion-queue"

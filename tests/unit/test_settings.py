@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert settings.fusion_api_url == DEFAULT_FUSION_API_URL
     assert settings.default_source_similarity is None
     assert settings.auto_fit is True
+    assert settings.pull_from_queue is True
     assert (settings.api_timeout_seconds, settings.api_max_attempts) == (30.0, 4)
     assert settings.pair_pattern.match("incoming/a/TARGET.Jpeg")
 
@@ -35,6 +36,7 @@ def test_every_variable_is_read() -> None:
             "API_MAX_ATTEMPTS": "2",
             "SECRET_MAX_AGE_SECONDS": "0",
             "AUTO_FIT": "false",
+            "PULL_FROM_QUEUE": "false",
         }
     )
     assert settings.output_prefix == "out/put/"
@@ -43,6 +45,7 @@ def test_every_variable_is_read() -> None:
     assert settings.default_source_similarity == 0.4
     assert (settings.api_timeout_seconds, settings.api_max_attempts) == (12.5, 2)
     assert (settings.secret_max_age_seconds, settings.auto_fit) == (0, False)
+    assert settings.pull_from_queue is False
 
 
 @pytest.mark.parametrize(
@@ -65,6 +68,7 @@ def test_every_variable_is_read() -> None:
         ({"API_MAX_ATTEMPTS": "2.5"}, "API_MAX_ATTEMPTS"),
         ({"SECRET_MAX_AGE_SECONDS": "-1"}, "SECRET_MAX_AGE_SECONDS"),
         ({"AUTO_FIT": "sometimes"}, "AUTO_FIT"),
+        ({"PULL_FROM_QUEUE": "often"}, "PULL_FROM_QUEUE"),
         ({"OUTPUT_PREFIX": "/results"}, "OUTPUT_PREFIX"),
     ],
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portrait_fusion.api.call_ahead import CallAhead
+from portrait_fusion.api.call_slot import CallSlot
 from portrait_fusion.api.fusion_api import FusionResult, MergeRequest
 from portrait_fusion.aws.storage import ObjectHead, ObjectRef, StoredObject
 from portrait_fusion.core.errors import FusionError, PairingError, StorageError
@@ -62,12 +63,15 @@ class MemoryStorage:
 
 @dataclass
 class FakeApi:
-    """Answers every merge with `result` (or raises `error`); records what it was asked."""
+    """Answers every merge with `result` (or raises `error`); records what it was asked.
+    With a `slot`, each merge holds it (one call in flight) and runs `during_call` inside."""
 
     error: FusionError | None = None
     calls: list[MergeRequest] = field(default_factory=list)
     read_aheads: list[str] = field(default_factory=list)
     seconds_left_seen: list[float] = field(default_factory=list)
+    slot: CallSlot | None = None
+    during_call: Callable[[], None] = lambda: None
 
     def read_ahead(self, pair_key: str, tenant: str | None) -> CallAhead:
         del tenant
@@ -75,6 +79,13 @@ class FakeApi:
         return CallAhead()
 
     def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
+        if self.slot is None:
+            return self._merge(request, seconds_left)
+        with self.slot.held():
+            self.during_call()
+            return self._merge(request, seconds_left)
+
+    def _merge(self, request: MergeRequest, seconds_left: Callable[[], float]) -> FusionResult:
         self.calls.append(request)
         self.seconds_left_seen.append(seconds_left())
         if self.error is not None:

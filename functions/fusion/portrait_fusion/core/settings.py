@@ -57,6 +57,7 @@ class Settings:
     tenant_daily_call_budget: int = 0  # per `tenant` group of PAIR_PATTERN; 0 = no cap
     reuse_identical_results: bool = True
     result_retention_days: int = 30  # 0 keeps results (and re-use records) for ever
+    pull_from_queue: bool = True  # an SQS invocation goes on with the queue's next messages
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -89,6 +90,7 @@ class Settings:
             tenant_daily_call_budget=reader.count("TENANT_DAILY_CALL_BUDGET", 0),
             reuse_identical_results=reader.flag("REUSE_IDENTICAL_RESULTS", default=True),
             result_retention_days=reader.count("RESULT_RETENTION_DAYS", 30, high=3650),
+            pull_from_queue=reader.flag("PULL_FROM_QUEUE", default=True),
         )
         settings.check_no_trigger_loop()
         settings.check_tenant_budget()

@@ -20,8 +20,10 @@ from portrait_fusion.api.fusion_api import FusionApiClient, new_session
 from portrait_fusion.api.paid_calls import DynamoDBPaidCallMarks
 from portrait_fusion.aws.storage import S3Storage
 from portrait_fusion.core.settings import Settings
-from portrait_fusion.entry.entrypoints import EntryPoints
-from portrait_fusion.entry.hand_back import HandBack, SqsQueues
+from portrait_fusion.entry.entrypoints import SQS_WORKERS, EntryPoints
+from portrait_fusion.entry.hand_back import HandBack
+from portrait_fusion.entry.message_feed import pull_threshold
+from portrait_fusion.entry.sqs_queues import SqsQueues
 from portrait_fusion.entry.visibility import VisibilityPolicy
 from portrait_fusion.entry.warm_up import WarmUp
 from portrait_fusion.guards.call_budget import Clock, DynamoDBCallBudget, utc_now
@@ -150,13 +152,25 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         events=completion_publisher(settings, events),
         pending=PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),
     )
-    batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
+    batch = ThreadPoolExecutor(max_workers=SQS_WORKERS, thread_name_prefix="sqs-message")
     resolver = KeyResolver(storage, pipeline.naming)
-    hand_back = HandBack(SqsQueues(_client("sqs")), VisibilityPolicy(random.random))
+    sqs = _client("sqs")
+    queues = SqsQueues(sqs)
+    hand_back = HandBack(queues, VisibilityPolicy(random.random))
     # The clients a pair meets after its S3 reads, then S3 itself (built by then, mostly).
     clients = [dynamodb, secrets, *([events] if settings.event_bus_name else []), s3]
     warm_up = WarmUp(clients, keys, session, settings.fusion_api_url)
-    return App(EntryPoints(pipeline, batch, resolver, hand_back), guard, warm_up)
+    pull = queues if settings.pull_from_queue else None
+    entrypoints = EntryPoints(
+        pipeline,
+        batch,
+        resolver,
+        hand_back,
+        pull,
+        slot,
+        pull_seconds=pull_threshold(settings.api_timeout_seconds),
+    )
+    return App(entrypoints, guard, warm_up)
 
 
 def completion_publisher(

@@ -6,9 +6,10 @@ Operations result codes). The error classification itself lives in one place: `D
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from portrait_fusion.api.call_slot import CallSlot
 from portrait_fusion.aws.storage import ObjectRef
 from portrait_fusion.core.errors import (
     Disposition,
@@ -27,14 +28,20 @@ from portrait_fusion.entry.events import (
     sqs_notification,
 )
 from portrait_fusion.entry.hand_back import HandBack
+from portrait_fusion.entry.message_feed import (
+    MIN_SECONDS_TO_START,
+    Fed,
+    MessageFeed,
+    PullQueue,
+    Settled,
+)
 from portrait_fusion.pipeline.invocation import Invocation
 from portrait_fusion.pipeline.key_resolution import KeyResolver, ReportedObject
 from portrait_fusion.pipeline.outcome import Outcome, PairRequest, Status
 from portrait_fusion.pipeline.pipeline import Pipeline
 
-# Don't start another message (after the first) with less time than this left: hand it
-# back instead. The first always runs: the API client itself stops within the time left.
-MIN_SECONDS_TO_START = 10.0
+# Messages of an SQS invocation worked on at once: one calling the API, one getting ready.
+SQS_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -42,9 +49,12 @@ class EntryPoints:
     """Dispatches an event to the pipeline and shapes the answer for its source."""
 
     pipeline: Pipeline
-    batch_executor: ThreadPoolExecutor
+    batch_executor: ThreadPoolExecutor  # SQS_WORKERS threads
     resolver: KeyResolver
     hand_back: HandBack
+    pull: PullQueue | None = None  # where SQS invocations pull their next messages; None: off
+    slot: CallSlot = field(default_factory=CallSlot)  # the API client's
+    pull_seconds: float = MIN_SECONDS_TO_START  # the least time left to pull with
 
     def handle(self, event: Any, invocation: Invocation) -> dict[str, Any]:
         """Handle any supported event kind."""
@@ -60,28 +70,42 @@ class EntryPoints:
         return self.notification(event, invocation)
 
     def sqs_batch(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
-        """SQS batch of S3 notifications: report only the messages to retry.
+        """SQS batch of S3 notifications: report only the batch's messages to retry.
 
         Two messages are worked on at once, so that one pair's reads, preflight and writes
         overlap another pair's API call; the API client lets one call through at a time.
+        After the batch, the queue's next messages are pulled and settled here
+        (`message_feed`), until the queue has none or time runs short.
         """
         records = event["Records"]
         count("MessagesReceived", len(records))
-        retry = self.batch_executor.map(
-            lambda item: self._sqs_message(item[0], item[1], invocation), enumerate(records)
-        )
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in retry if m is not None]}
+        feed = MessageFeed(records, self.pull, invocation.seconds_left, self.pull_seconds)
+        with self.slot.listening(feed.call_started):
+            workers = [
+                self.batch_executor.submit(self._work, feed, invocation) for _ in range(SQS_WORKERS)
+            ]
+            retry = [message_id for worker in workers for message_id in worker.result()]
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in retry]}
 
-    def _sqs_message(
-        self, index: int, record: dict[str, Any], invocation: Invocation
-    ) -> str | None:
-        """Handle one SQS message; return its id if it must come back later, else None."""
+    def _work(self, feed: MessageFeed, invocation: Invocation) -> list[str]:
+        """One worker: messages from `feed` until it has none; the batch's to retry."""
+        retry = []
+        while (fed := feed.take(self.slot)) is not None:
+            settled = self._sqs_message(fed, invocation)
+            feed.settle(fed, settled)
+            if settled is not Settled.DONE and not fed.pulled:
+                retry.append(fed.record["messageId"])
+        return retry
+
+    def _sqs_message(self, fed: Fed, invocation: Invocation) -> Settled:
+        """Handle one SQS message; say whether it is done or must come back later."""
+        record = fed.record
         message_id: str = record["messageId"]
         logger.thread_safe_remove_keys(["pair_id"])  # a pool thread may carry the last one's
-        if index and invocation.seconds_left() < MIN_SECONDS_TO_START:
+        if not fed.first and invocation.seconds_left() < MIN_SECONDS_TO_START:
             logger.warning("out of time: handing message back", extra={"message_id": message_id})
             self.hand_back.schedule(record, OutOfTimeError("too little time left to start"))
-            return message_id
+            return Settled.RETRY
         try:
             notification = sqs_notification(record.get("body", ""))
             for reported in created_objects(notification):
@@ -91,14 +115,14 @@ class EntryPoints:
             # DLQ, where someone can see it, instead of being silently dropped.
             _log_handed_back(exc, message_id=message_id)
             self.hand_back.schedule(record, exc)
-            return message_id
+            return Settled.HOLD if exc.disposition is Disposition.HOLD else Settled.RETRY
         except Exception:
             # A bug must not take the rest of the batch down with it.
             logger.exception(
                 "unexpected error: handing message back", extra={"message_id": message_id}
             )
-            return message_id
-        return None
+            return Settled.LEFT
+        return Settled.DONE
 
     def notification(self, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
         """S3 notification or EventBridge event invoked asynchronously: raise to be retried."""
