@@ -3,13 +3,17 @@ SnapStart restore: the clients, the API key, the connection to the API."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import socket
+import subprocess
 import sys
 import threading
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,7 +138,39 @@ def test_prepare_builds_every_client_and_connect_reads_the_key_and_connects(
     assert (built, keys.reads, server.connections) == (["dynamodb", "s3"], 0, 0)
     warm.connect()
     assert (keys.reads, server.seen(1, 0)) == (1, (1, 0))
-    assert "PIL.Image" in sys.modules  # the image stack is imported ahead of the first pair
+
+
+# In a fresh interpreter (this one imported Pillow long ago): when `prepare` loads Pillow.
+_PREPARE_ALONE = """
+import json, sys
+from portrait_fusion.entry.warm_up import WarmUp
+
+def client(name):
+    return lambda: seen.append([name, "PIL.Image" in sys.modules])
+
+seen = []
+WarmUp([client("s3"), client("dynamodb")], None, None, "").prepare()
+loaded = [m for m in ("PIL.JpegImagePlugin", "PIL.PngImagePlugin", "PIL.BmpImagePlugin",
+                      "PIL.ImageChops") if m in sys.modules]
+print(json.dumps({"pillow_loaded_by": seen, "loaded": loaded}))
+"""
+
+
+def test_prepare_imports_pillow_and_its_plugins_right_after_the_first_client() -> None:
+    """The image stack is really loaded ahead of the first pair (and into a snapshot):
+    importing the modules that use it lazily would load nothing."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.run(
+        [sys.executable, "-c", _PREPARE_ALONE], env=env, capture_output=True, text=True, check=True
+    )
+    report = json.loads(child.stdout)
+    assert report["pillow_loaded_by"] == [["s3", False], ["dynamodb", True]]
+    assert report["loaded"] == [
+        "PIL.JpegImagePlugin",
+        "PIL.PngImagePlugin",
+        "PIL.BmpImagePlugin",
+        "PIL.ImageChops",
+    ]
 
 
 def test_renew_after_a_restore_drops_the_key_the_connections_and_the_random_state(
@@ -184,17 +220,19 @@ class RecordingWarmUp:
 @pytest.mark.parametrize(
     ("initialization_type", "calls"),
     [
-        ("on-demand", ["in_background"]),
-        ("provisioned-concurrency", ["prepare", "connect"]),
-        ("snap-start", ["prepare"]),
+        ("on-demand", ["in_background", "tracer"]),
+        ("provisioned-concurrency", ["prepare", "connect", "tracer"]),
+        ("snap-start", ["prepare", "tracer"]),
         (None, []),
     ],
 )
 def test_init_gets_ready_as_the_initialization_type_allows(
     monkeypatch: pytest.MonkeyPatch, initialization_type: str | None, calls: list[str]
 ) -> None:
+    """... and builds the Tracer at init in every type, never on the first pair's path."""
     warm = RecordingWarmUp()
     monkeypatch.setattr(handler, "app", lambda: types.SimpleNamespace(warm_up=warm))
+    monkeypatch.setattr(handler, "_traced", lambda: warm.calls.append("tracer"))
     hooks: list[Any] = []
     restore = types.ModuleType("snapshot_restore_py")
     restore.register_after_restore = hooks.append  # type: ignore[attr-defined]
@@ -213,3 +251,41 @@ def test_init_with_a_bad_environment_leaves_the_error_to_the_first_invocation(
 
     monkeypatch.setattr(handler, "app", bad_environment)
     handler.init("on-demand")  # no exception at init
+
+
+_IMPORT_AS_LAMBDA = """
+import json
+from portrait_fusion.core import observability
+from portrait_fusion.entry import handler  # Lambda's init: the module's import
+built = handler._traced.cache_info().currsize == 1
+tracer = observability.tracer()
+print(json.dumps({"built_at_init": built, "tracer": type(tracer).__name__}))
+"""
+
+
+def test_in_lambda_the_tracer_is_built_at_init() -> None:
+    """With tracing on (the template's `Tracing: Active`), the X-Ray SDK is imported and
+    botocore and requests patched while the module loads, not on the first pair's path."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "LAMBDA_TASK_ROOT": str(Path.cwd()),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # the warm-up's reads fail at once
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+        "OUTPUT_BUCKET": "out",
+        "API_KEY_SECRET_ID": "secret",
+        "IDEMPOTENCY_TABLE": "table",
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", _IMPORT_AS_LAMBDA],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(child.stdout.splitlines()[-1]) == {"built_at_init": True, "tracer": "Tracer"}

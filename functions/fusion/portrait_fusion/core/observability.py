@@ -1,7 +1,7 @@
 """Logger, Metrics and (in Lambda) Tracer, shared by every module, configured by env vars.
 
-The Tracer is built on first use and only where X-Ray can receive traces: its SDK import
-costs more than the rest of the function's imports together, and locally it has no daemon.
+The Tracer is built only where X-Ray can receive traces (its SDK import costs more than the
+rest of the function's imports together), at init (`entry.handler`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # bodies, GetSecretValue's included: keep the SDK's and HTTP libraries' own logs above that.
 for _noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
+# The X-Ray SDK warns of every traced call made before an invocation has a trace (the
+# warm-up's, at init), which it cannot record: expected, not worth a log line each.
+logging.getLogger("aws_xray_sdk").setLevel(logging.ERROR)
 
 
 @cache

@@ -157,8 +157,10 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     sqs = _client("sqs")
     queues = SqsQueues(sqs)
     hand_back = HandBack(queues, VisibilityPolicy(random.random))
-    # The clients a pair meets after its S3 reads, then S3 itself (built by then, mostly).
-    clients = [dynamodb, secrets, *([events] if settings.event_bus_name else []), s3]
+    # In the order a pair meets them: its S3 reads, its idempotency write (DynamoDB) beside
+    # preflight and the key's read, the next message pulled while its call is in flight, its
+    # completion event. The warm-up imports the image stack right after the first.
+    clients = [s3, dynamodb, secrets, sqs, *([events] if settings.event_bus_name else [])]
     warm_up = WarmUp(clients, keys, session, settings.fusion_api_url)
     pull = queues if settings.pull_from_queue else None
     entrypoints = EntryPoints(

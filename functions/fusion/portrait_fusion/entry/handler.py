@@ -3,7 +3,9 @@
 Configuration is validated and the object graph built once per execution environment: at
 init in Lambda (where a bad environment variable is left for the first invocation to fail
 with its name), else on the first invocation. At init the environment also gets ready for
-its first pair in the way its initialization type allows (`warm_up`).
+its first pair in the way its initialization type allows (`warm_up`), and builds the X-Ray
+Tracer (its SDK's import and the patching of botocore and requests take longer than the rest
+of init): never on an invocation's path, and inside a SnapStart snapshot.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def init(initialization_type: str | None) -> None:
         warm_up.prepare()
         warm_up.connect()
     else:
-        warm_up.in_background()
+        warm_up.in_background()  # its reads and handshake overlap the Tracer's build
+    _traced()
 
 
 def _after_every_restore(hook: Callable[[], None]) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portrait_fusion.core.observability import logger
+from portrait_fusion.images import image_decoding
 
 if TYPE_CHECKING:
     import requests
@@ -38,10 +39,12 @@ class WarmUp:
     api_url: str
 
     def prepare(self) -> None:
-        """Build the clients and import the image stack (safe to keep in a snapshot)."""
-        for client in self.clients:
-            client()
-        from portrait_fusion.images import image_conversion, image_decoding  # noqa: F401 - Pillow
+        """Build the clients and import the image stack (safe to keep in a snapshot), in the
+        order a pair needs them: the first client (S3: a pair lists and reads its inputs),
+        then the image stack (preflight decodes them as soon as they are read), then the
+        others."""
+        for step in (*self.clients[:1], image_decoding.preload, *self.clients[1:]):
+            step()
 
     def connect(self) -> None:
         """Read the API key and open a TLS connection to the API (never in a snapshot)."""

@@ -28,6 +28,15 @@ _MMAP_THRESHOLD_BYTES = 4 * 2**20
 _heif_lock = threading.Lock()
 
 
+def preload() -> None:
+    """Import Pillow and the plugins of every format the API takes (JPEG, PNG, BMP), which
+    this module otherwise imports on first use: a warm-up calls it so that a new execution
+    environment's first pair (or a SnapStart snapshot) finds them loaded."""
+    from PIL import Image, ImageChops  # noqa: F401 - ImageChops judges grayscale
+
+    Image.preinit()
+
+
 def open_image(data: bytes, image_format: ImageFormat) -> Image:
     """Open `data` (header only, nothing decoded yet) with the plugin of its sniffed format."""
     from PIL import Image

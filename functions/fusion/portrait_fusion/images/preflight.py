@@ -200,9 +200,11 @@ def _check_resolution(role: Role, info: ImageInfo, *, auto_fit: bool) -> None:
         )
 
 
-def _check_colour(role: Role, info: ImageInfo, sample: Image) -> None:
+def _check_colour(role: Role, info: ImageInfo, sample: Image | None) -> None:
     """Refuse a black-and-white target: the API documents that rule for the target only."""
-    if role is Role.TARGET and (info.mode in _GRAY_MODES or _is_grayscale(sample)):
+    if role is not Role.TARGET:
+        return
+    if info.mode in _GRAY_MODES or (sample is not None and _is_grayscale(sample)):
         raise PreflightError(
             f"{role.value} is a black-and-white image (mode {info.mode}); the API needs colour",
             code="ERROR_UNSUPPORTED_GRAYSCALE_IMAGE",
@@ -269,8 +271,9 @@ def _png_bit_depth(data: bytes) -> int:
     return data[24] if sniff(data[:SNIFF_BYTES]) is PNG and len(data) > 24 else 8
 
 
-def _decode_sample(role: Role, data: bytes, info: ImageInfo) -> Image:
-    # Decoding every pixel is the only way to catch truncated or corrupt image data.
+def _decode_sample(role: Role, data: bytes, info: ImageInfo) -> Image | None:
+    """Decode every pixel (the only way to catch truncated or corrupt image data); return a
+    small sample for the colour check, which only a target needs (None for a template)."""
     try:
         with open_image(data, info.format) as img:
             if info.format is JPEG:
@@ -278,6 +281,8 @@ def _decode_sample(role: Role, data: bytes, info: ImageInfo) -> Image:
                 img.draft("RGB", (_SAMPLE_SIDE, _SAMPLE_SIDE))
             with decode_slot(img.width * img.height):
                 img.load()
+            if role is not Role.TARGET:
+                return None
             img.thumbnail((_SAMPLE_SIDE, _SAMPLE_SIDE))
             return img.copy()
     except (OSError, ValueError, SyntaxError) as exc:

@@ -21,7 +21,7 @@ from portrait_fusion.core.observability import count, count_failure, logger, mea
 from portrait_fusion.core.settings import Settings
 from portrait_fusion.guards.call_budget import held_back, tenant_of
 from portrait_fusion.guards.idempotency import IdempotencyGuard
-from portrait_fusion.guards.reuse import ResultReuse, fingerprint
+from portrait_fusion.guards.reuse import EarlierResult, ResultReuse, fingerprint
 from portrait_fusion.images import preflight
 from portrait_fusion.pairs.correlation import correlation_id
 from portrait_fusion.pairs.similarity import resolve_similarity
@@ -42,6 +42,15 @@ T = TypeVar("T")
 
 # Seconds kept back from the API's budget so the outputs can still be written.
 OUTPUT_RESERVE_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A pair's uploads after preflight, and what re-use found for their request."""
+
+    uploads: Uploads
+    reuse_key: str | None = None  # None: re-use is off
+    earlier: EarlierResult | None = None
 
 
 @dataclass(frozen=True)
@@ -76,23 +85,23 @@ class PairRun:
             if exc.disposition is not Disposition.FAIL:
                 raise
             return self.outputs.failed(record, exc)
-        # Preflight, and what the API client needs first, run while the idempotency record is
-        # written; preflight's verdict is taken (and a rejection recorded) inside the guarded
-        # work, as if it had run there.
+        # Preflight and the re-use lookup, and what the API client needs first, run while the
+        # idempotency record is written; their outcome is taken (and a rejection recorded)
+        # inside the guarded work, as if they had run there.
         identity = idempotency_key(record)
         pair_key = pair_key_of(identity)
         tenant = tenant_of(self.settings.pair_pattern, record.target.key)
         call = PlannedCall(pair_key, tenant, self.api.read_ahead(pair_key, tenant))
         try:
-            with self._in_background(
-                lambda: prepare_uploads(record, inputs, self.settings)
-            ) as ready:
+            with self._in_background(lambda: self._prepare(record, inputs)) as ready:
                 guarded = self.guard.run(
                     identity, lambda: self._merge(record, ready.result, call, invocation)
                 )
         finally:
             call.ahead.close()
-            for sending in record.sending:  # the completion event, sent beside the guard's write
+            # What was sent beside the guard's last write: the completion event, the re-use
+            # record.
+            for sending in record.sending:
                 sending.result()
         if guarded.replayed:
             logger.info(
@@ -117,21 +126,28 @@ class PairRun:
         record.correlation_id = correlation_id(*metadata)
         return inputs
 
+    def _prepare(self, record: PairRecord, inputs: Inputs) -> Prepared:
+        """Preflight both inputs, then (with re-use on) look for an identical request's
+        result."""
+        uploads = prepare_uploads(record, inputs, self.settings)
+        if self.reuse is None:  # the digest of both inputs is only needed for re-use
+            return Prepared(uploads)
+        key = fingerprint(uploads.target, uploads.template, record.source_similarity)
+        return Prepared(uploads, key, self.reuse.find(key))
+
     def _merge(
         self,
         record: PairRecord,
-        prepared: Callable[[], Uploads],
+        prepared: Callable[[], Prepared],
         call: PlannedCall,
         invocation: Invocation,
     ) -> dict[str, Any]:
         """Take the preflight's verdict, call the API (or re-use an identical request's
         result), write the outputs: returns the document (either status)."""
-        reuse_key, earlier = None, None
+        reuse_key = None
         try:
-            uploads = prepared()
-            if self.reuse is not None:  # the digest of both inputs is only needed for re-use
-                reuse_key = fingerprint(uploads.target, uploads.template, record.source_similarity)
-                earlier = self.reuse.find(reuse_key)
+            ready = prepared()
+            uploads, reuse_key, earlier = ready.uploads, ready.reuse_key, ready.earlier
             if earlier:
                 with timed(record, "output"):
                     document = self.outputs.copied(record, earlier)
@@ -172,7 +188,10 @@ class PairRun:
                 raise
             return self.outputs.failed(record, exc).document or {}
         if self.reuse is not None and reuse_key is not None and record.result is not None:
-            self.reuse.remember(reuse_key, record.pair_id, record.result)
+            # Beside the idempotency record's completion, not after result.json.
+            record.sending.append(
+                self.executor.submit(self.reuse.remember, reuse_key, record.pair_id, record.result)
+            )
         count("PairsSucceeded")
         logger.info(
             "pair merged", extra={"result_key": document["result"]["key"], "api": record.api}
