@@ -3,6 +3,8 @@ dependency already) rather than matplotlib (which is not)."""
 
 from __future__ import annotations
 
+import math
+
 from PIL import Image, ImageDraw, ImageFont
 
 from benchmarks.figure import Figure, number
@@ -24,17 +26,22 @@ def chart(rows: list[Figure]) -> Image.Image:
     for index, row in enumerate(shown):
         top = _TOP + index * _ROW
         limit = row.limit if row.limit is not None else 0.0
-        scale = span / max(row.ours, row.baseline, limit, 1e-9)
+        # A figure a run could not measure (NaN: e.g. a queue never seen waiting) has no bar.
+        ours, base = (0.0 if math.isnan(v) else v for v in (row.ours, row.baseline))
+        scale = span / max(ours, base, limit, 1e-9)
         draw.text((20, top + 2), row.chart, fill=_INK, font=font)
         verdict = "met" if row.met else "not met"
         draw.text((20, top + 24), f"target {row.target}: {verdict}", fill=_MARK, font=font)
         bars = [
             (
                 top + offset,
-                _LEFT + max(1, round(value * scale)),
+                _LEFT + max(1, round(width * scale)),
                 f"{who} {number(value)} {row.unit}",
             )
-            for offset, value, who in ((0, row.ours, "ours"), (24, row.baseline, "baseline"))
+            for offset, width, value, who in (
+                (0, ours, row.ours, "ours"),
+                (24, base, row.baseline, "baseline"),
+            )
         ]
         for (y, right, _), colour in zip(bars, (_OURS, _BASE), strict=True):
             draw.rectangle((_LEFT, y, right, y + 18), fill=colour)
@@ -46,7 +53,7 @@ def chart(rows: list[Figure]) -> Image.Image:
     draw.text(
         (20, height - 26),
         "Red line: the target for ours, in the figure's unit. Lower is better, except for the "
-        "two throughput rows.",
+        "steady-state throughput.",
         fill=_INK,
         font=font,
     )

@@ -71,19 +71,37 @@ def sequential_rounds(intervals: list[Interval]) -> int:
     return rounds
 
 
-def within(aws: list[LoggedRequest], api: list[LoggedCall], start: float, end: float) -> RoundTrips:
-    """The round trips of the requests that began inside [start, end]."""
+def within(
+    aws: list[LoggedRequest],
+    api: list[LoggedCall],
+    start: float,
+    end: float,
+    *,
+    aws_rtt_s: float = 0.0,
+    api_rtt_s: float = 0.0,
+) -> RoundTrips:
+    """The round trips of the requests that began inside [start, end].
+
+    With round-trip times (the bench's network model, where each request reaches its server
+    half an RTT after the handler sent it and its answer arrives half an RTT after the
+    server's), each server interval is widened to the handler's view of it: requests sent
+    together then overlap, and a request sent only after another's answer never does.
+    """
     counted: Counter[str] = Counter()
     intervals = []
     for request in aws:
         if start <= request.start <= end:
             counted[f"{request.service} {request.operation}"] += 1
-            intervals.append(Interval(request.start, request.end))
+            intervals.append(_seen_by_client(request.start, request.end, aws_rtt_s))
     for call in api:
         if start <= call.start <= end:
             counted[API] += 1
-            intervals.append(Interval(call.start, call.end))
+            intervals.append(_seen_by_client(call.start, call.end, api_rtt_s))
     return RoundTrips(dict(sorted(counted.items())), sequential_rounds(intervals))
+
+
+def _seen_by_client(start: float, end: float, rtt_s: float) -> Interval:
+    return Interval(start - rtt_s / 2, end + rtt_s / 2)
 
 
 def typical(pairs: list[RoundTrips]) -> RoundTrips:

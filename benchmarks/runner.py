@@ -91,6 +91,7 @@ class Measured:
     network: list[Handled] = field(default_factory=list)
     heavy: list[Handled] = field(default_factory=list)
     round_trips: list[RoundTrips] = field(default_factory=list)
+    network_round_trips: list[RoundTrips] = field(default_factory=list)  # the handler's view
     stages_ms: dict[str, list[int]] = field(default_factory=dict)
     throughput: Throughput | None = None
     modelled_throughput: Throughput | None = None  # through the round-trip model's proxies
@@ -222,13 +223,26 @@ def _warm(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -
 
 def _network(bench: Bench, plan: Plan, pair: Pair, measured: dict[str, Measured]) -> None:
     """Warm pairs again, with every connection to moto and to the emulator through a proxy
-    that adds a round-trip time: what keep-alive and concurrent reads save, made visible."""
+    that adds a round-trip time: what keep-alive and concurrent reads save, made visible.
+    Their sequential rounds are counted as the handler sees them (`round_trips.within`)."""
     with modelled_network(bench, plan) as env, ExitStack() as stack:
         boxes = _sandboxes(stack, bench, env, measured)
+        stack.callback(bench.emulator.reset)
+        stack.enter_context(bench.recording_requests())
         for name, handled, _ in _interleaved(
             bench, boxes, pair, warmup=plan.warmup_pairs, count=plan.network_pairs
         ):
             measured[name].network.append(handled)
+            measured[name].network_round_trips.append(
+                round_trips.within(
+                    bench.requests.entries(),
+                    bench.emulator.call_log(),
+                    handled.start,
+                    handled.end,
+                    aws_rtt_s=plan.aws_rtt_ms / 1000,
+                    api_rtt_s=plan.api_rtt_ms / 1000,
+                )
+            )
 
 
 @contextmanager

@@ -2,8 +2,10 @@
 
 The process imports the local runtime first (Lambda's bootstrap is loaded before the
 function), then the handler, then answers one no-op event (an S3 test notification in an
-SQS batch), so whatever a handler sets up lazily on its first invocation counts as start-up
-too. The parent times that from spawn to the child's "ready" line. Then the child handles
+SQS batch from the bench's queue, `BENCH_QUEUE_ARN`), so whatever a handler sets up lazily on
+its first invocation counts as start-up too. Each invocation gets an X-Ray trace header, as
+in Lambda: the first sampled (Lambda samples the first request each second), the others not.
+The parent times that from spawn to the child's "ready" line. Then the child handles
 events one per line from stdin and reports, for each, its wall time, its CPU time (all
 threads) and the process' peak RSS so far: `VmHWM`, which unlike `ru_maxrss` does not
 include the RSS of the big parent the child was forked from. The parent notes the window of
@@ -35,7 +37,7 @@ PYCACHE = Path(tempfile.gettempdir()) / "portrait-fusion-bench-pycache"
 # the handler prints goes to stderr, so stdout carries only this protocol.
 _CHILD = """
 import json, os, sys, time
-from local_stack.lambda_runtime import LambdaContext, sqs_event, sqs_message
+from local_stack.lambda_runtime import LambdaContext, sqs_event, sqs_message, trace_header
 protocol = os.fdopen(os.dup(1), "w", buffering=1)
 os.dup2(2, 1)
 module, _, name = sys.argv[1].rpartition(".")
@@ -44,7 +46,8 @@ __import__(module)  # not importlib.import_module: -X importtime does not see th
 handler = getattr(sys.modules[module], name)
 imported = time.perf_counter()
 test_event = '{"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "bench"}'
-event = sqs_event([sqs_message(test_event)], queue_arn="arn:aws:sqs:us-east-1:1:bench")
+event = sqs_event([sqs_message(test_event)], queue_arn=os.environ["BENCH_QUEUE_ARN"])
+os.environ["_X_AMZN_TRACE_ID"] = trace_header(sampled=True)  # as Lambda: per invocation
 handler(event, LambdaContext.create(timeout_s=60, memory_mb=512))
 ready = time.perf_counter()
 protocol.write("READY %.3f %.3f\\n" % ((imported - started) * 1e3, (ready - started) * 1e3))
@@ -54,6 +57,7 @@ if os.environ.get("BENCH_PROFILE"):  # a profile's own sandbox: never a measured
     sampler = Sampler()
 for index, line in enumerate(sys.stdin):
     event, context = json.loads(line), LambdaContext.create(timeout_s=120, memory_mb=512)
+    os.environ["_X_AMZN_TRACE_ID"] = trace_header(sampled=False)
     if sampler is not None and index:  # the first pair pays what was deferred: not warm
         sampler.resume()
     wall, cpu = time.perf_counter(), time.process_time()

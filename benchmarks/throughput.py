@@ -83,7 +83,7 @@ def measure(
         for pair_id in ids:
             bench.upload(pair_id, "template", pair.template)
         ideal_s = pairs / cap * latency_ms / 1000
-        in_flight = _sample_in_flight(
+        in_flight, queue_waiting = _sample(
             bench, lambda: len(bench.finished(ids)) == pairs, timeout_s=ideal_s + _SLACK_S
         )
     documents = {pair_id: bench.document(pair_id) or {} for pair_id in bench.finished(ids)}
@@ -107,7 +107,7 @@ def measure(
         duplicate_calls=stats["merges"] - succeeded,
         rate_limited_calls=stats["by_outcome"].get("EXCEEDING_LIMITS", 0),
         busy_share_of_cap=busy_share(in_flight, cap),
-        slots=SlotRun(cap, started_monotonic, started_monotonic + seconds, calls),
+        slots=SlotRun(cap, started_monotonic, started_monotonic + seconds, calls, queue_waiting),
     )
 
 
@@ -131,16 +131,22 @@ def _wait(condition: Callable[[], bool], timeout_s: float) -> None:
         time.sleep(_POLL_S)
 
 
-def _sample_in_flight(bench: Bench, done: Callable[[], bool], timeout_s: float) -> list[int]:
-    """The emulator's calls in flight every few ms, until `done()` or the timeout."""
+def _sample(
+    bench: Bench, done: Callable[[], bool], timeout_s: float
+) -> tuple[list[int], float | None]:
+    """The emulator's calls in flight every few ms, until `done()` or the timeout; and the
+    last time messages were seen waiting in the queue (looked at every `_POLL_S`)."""
     samples: list[int] = []
+    queue_waiting = None
     deadline = time.monotonic() + timeout_s
     next_check = 0.0
     while (now := time.monotonic()) < deadline:
         samples.append(bench.emulator.stats()["in_flight"])
         if now >= next_check:
+            if bench.messages_waiting():
+                queue_waiting = now
             if done():
                 break
             next_check = now + _POLL_S
         time.sleep(_SAMPLE_S)
-    return samples
+    return samples, queue_waiting

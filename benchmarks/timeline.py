@@ -10,6 +10,7 @@ the cap's.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -30,6 +31,8 @@ class SlotRun:
     last_result: float
     """When the last result document was written."""
     calls: list[LoggedCall] = field(default_factory=list)
+    queue_last_seen_waiting: float | None = None
+    """The last time messages were seen waiting in the queue (None: never seen)."""
 
     @property
     def admitted(self) -> list[LoggedCall]:
@@ -77,6 +80,21 @@ def slot_stats(run: SlotRun) -> SlotStats:
         p95_gap_ms=p95(gaps),
         tail_ms=1000 * (run.last_result - idle_for_good),
     )
+
+
+def steady_share(run: SlotRun) -> float:
+    """The share of the cap busy with calls while the queue never ran dry: from the moment
+    every slot had started its first call to the last time messages were seen waiting (NaN
+    when the slots never all got busy before the queue ran dry)."""
+    laid = lanes(run.admitted, run.cap)
+    if any(not lane for lane in laid) or run.queue_last_seen_waiting is None:
+        return math.nan
+    start = max(lane[0].start for lane in laid)
+    end = run.queue_last_seen_waiting
+    if end <= start:
+        return math.nan
+    busy = sum(max(0.0, min(c.end, end) - max(c.start, start)) for c in run.admitted)
+    return busy / (run.cap * (end - start))
 
 
 def stats_table(per_handler: dict[str, list[SlotStats]]) -> str:

@@ -7,13 +7,17 @@ each has its own interpreter, as in Lambda, and the two compete for nothing but 
 Every feature of the function is on, re-use of identical results included. For that to
 find nothing (every pair must still call the API), each uploaded JPEG carries its pair id
 and role in a comment segment: unique bytes, the same pixels (the emulator's result cache
-ignores comments, so it still answers at once).
+ignores comments, so it still answers at once). Tracing is on as in Lambda (`Tracing:
+Active`): the function builds its X-Ray Tracer and patches botocore and requests, and each
+invocation has a trace header; sampled segments go to a UDP socket that nobody reads, as a
+daemon would take them.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import socket
 import tempfile
 import time
 import urllib.parse
@@ -118,14 +122,28 @@ class Bench:
     """
 
     def __init__(
-        self, stack: LocalStack, emulator: FusionEmulator, log_file: Path, requests: RequestLog
+        self,
+        stack: LocalStack,
+        emulator: FusionEmulator,
+        log_file: Path,
+        requests: RequestLog,
+        xray_daemon: str,
     ) -> None:
+        """`xray_daemon`: where the function's sampled trace segments go (host:port, UDP)."""
         self.stack = stack
         self.emulator = emulator
         self.log_file = log_file
         self.requests = requests
         self.env = function_environment(
-            stack, emulator.url, emulator.ca_bundle, REUSE_IDENTICAL_RESULTS="true"
+            stack,
+            emulator.url,
+            emulator.ca_bundle,
+            REUSE_IDENTICAL_RESULTS="true",
+            # Tracing as in Lambda: the Tracer is built where LAMBDA_TASK_ROOT is set.
+            POWERTOOLS_TRACE_DISABLED="false",
+            LAMBDA_TASK_ROOT=str(ROOT / "functions" / "fusion"),
+            AWS_XRAY_DAEMON_ADDRESS=xray_daemon,
+            BENCH_QUEUE_ARN=stack.queue_arn,
         )
         config = Config(max_pool_connections=16)
         self.s3: Any = stack.client("s3", config=config)
@@ -188,6 +206,13 @@ class Bench:
                 ]
                 if versions:
                     self.s3.delete_objects(Bucket=bucket, Delete={"Objects": versions})
+
+    def messages_waiting(self) -> int:
+        """Messages visible in the queue: ready for a receive, not yet received."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
 
     def drain_queue(self) -> None:
         """Delete whatever is on the queue (the provisioning test event, leftovers).
@@ -274,7 +299,10 @@ def running_bench() -> Iterator[Bench]:
         with (
             FusionEmulator(api_keys={API_KEY}, tls=True) as emulator,
             tempfile.TemporaryDirectory(prefix="bench-") as workdir,
+            # Never read: the kernel drops what its buffer cannot hold, as a busy daemon would.
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as xray_daemon,
         ):
+            xray_daemon.bind(("127.0.0.1", 0))
             emulator.keep_call_log()
             stack = provision(
                 moto.endpoint_url,
@@ -283,7 +311,13 @@ def running_bench() -> Iterator[Bench]:
                 names_prefix=f"bench-{uuid.uuid4().hex[:6]}",
                 visibility_timeout=VISIBILITY_TIMEOUT_S,
             )
-            bench = Bench(stack, emulator, Path(workdir) / "functions.log", moto.request_log)
+            bench = Bench(
+                stack,
+                emulator,
+                Path(workdir) / "functions.log",
+                moto.request_log,
+                f"127.0.0.1:{xray_daemon.getsockname()[1]}",
+            )
             bench.drain_queue()
             yield bench
     finally:

@@ -91,6 +91,17 @@ def new_log_stream_name() -> str:
     return f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
 
+def trace_header(*, sampled: bool) -> str:
+    """An X-Ray trace header as Lambda puts it in `_X_AMZN_TRACE_ID` for each invocation.
+
+    Lambda samples the first request each second and 5 % of the rest: an environment's first
+    invocation is taken as sampled, the others not (the local stack has no X-Ray daemon; a
+    sampled invocation's segments are sent where AWS_XRAY_DAEMON_ADDRESS says, if anywhere).
+    """
+    root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled={int(sampled)}"
+
+
 def sqs_message(body: str, *, receive_count: int = 1) -> dict[str, Any]:
     """A message shaped like ReceiveMessage's, to build an SQS event without a queue."""
     now = str(_now_ms())
@@ -379,8 +390,11 @@ def _serve(conn: Connection, handler: str, environ: dict[str, str], log_file: Pa
         conn.send(("init_error", error))
         return
     conn.send(("ready", None))
+    sampled = True
     while (request := _next_request(conn)) is not None:
         event, context = request
+        os.environ["_X_AMZN_TRACE_ID"] = trace_header(sampled=sampled)
+        sampled = False
         try:
             response = json.dumps(function(event, context))
         except Exception as exc:  # the handler's failure is the invocation's outcome

@@ -12,7 +12,8 @@ from benchmarks.round_trips import RoundTrips
 from benchmarks.runner import FULL, Measured
 from benchmarks.sandbox import Handled, Startup, parse_importtime
 from benchmarks.throughput import Throughput, busy_share
-from benchmarks.timeline import SlotRun
+from benchmarks.timeline import SlotRun, steady_share
+from local_stack.emulator.ledger import LoggedCall
 
 IMPORTTIME = """\
 import time: self [us] | cumulative | imported package
@@ -59,6 +60,7 @@ def measured(scale: float) -> Measured:
         wall_ms=100 * scale, cpu_ms=20 * scale, peak_rss_mb=80 * scale, start=0.0, end=1.0
     )
     slow = Handled(2060 * scale, 20, 80, 0.0, 2.1)
+    calls = [LoggedCall(lane * 0.01, lane * 0.01 + 1.0, 200) for lane in range(4)]
     run = Throughput(
         pairs=100,
         seconds=30 * scale,
@@ -70,8 +72,9 @@ def measured(scale: float) -> Measured:
         duplicate_calls=0,
         rate_limited_calls=0,
         busy_share_of_cap=0.9,
-        slots=SlotRun(cap=4, started=0.0, last_result=30.0),
+        slots=SlotRun(cap=4, started=0.0, last_result=30.0, calls=calls),
     )
+    trips = [RoundTrips({"s3 GetObject": 2, "face-fusion API": 1}, rounds=2)]
     return Measured(
         startups=[Startup(wall_ms=300 * scale, import_ms=100, init_ms=150)],
         first_pairs=[handled],
@@ -79,7 +82,8 @@ def measured(scale: float) -> Measured:
         slow_api=[slow],
         network=[handled],
         heavy=[handled],
-        round_trips=[RoundTrips({"s3 GetObject": 2, "face-fusion API": 1}, rounds=2)],
+        round_trips=trips,
+        network_round_trips=trips,
         throughput=run,
         modelled_throughput=run,
     )
@@ -88,21 +92,45 @@ def measured(scale: float) -> Measured:
 def test_the_table_starts_with_the_targets_figures_in_their_order() -> None:
     rows = figures({"ours": measured(0.5), "baseline": measured(1.0)}, FULL)
     top_level = [row for row in rows if not row.name.startswith(" ")]
-    assert [row.target for row in top_level[:6]] == [
-        ">= 98% of cap",
-        ">= 99%",
-        "<= 0.8x",
-        "<= 0.7x",
+    assert [row.target for row in top_level[:8]] == [
+        ">= 98%",
+        "<= 1.06x ideal",
+        "<= 60 ms",
         "<= 1.1x",
-        "<= 2%",
+        "<= 1.0x",
+        "<= 7",
+        "<= 1.5x",
+        "<= 3%",
     ]
-    assert top_level[2].name.startswith("cold start: new process to first result")
+    assert top_level[0].name.startswith("steady-state throughput")
+    # 100 pairs at 4 calls of 1 s at once: 25 s of calls; ours took 15 s of it, the baseline 30
+    assert (top_level[1].ours, top_level[1].baseline) == (15 / 25, 30 / 25)
+    assert top_level[3].name.startswith("cold start: new process to first result")
     # the first result is start-up plus the first pair: 150 + 50 ms against 300 + 100 ms
-    assert (top_level[2].ours, top_level[2].baseline) == (200.0, 400.0)
+    assert (top_level[3].ours, top_level[3].baseline) == (200.0, 400.0)
     ready = next(row for row in rows if row.name == "  new process to handler ready")
     assert ready.target == "" and ready.limit is None  # no longer the cold start figure
-    assert top_level[6].name.startswith("round trips per warm pair")
-    assert (top_level[6].ours, top_level[6].baseline) == (3, 3)
-    assert rows[0].percent_of == 4.0
+    assert top_level[5].name.startswith("sequential rounds per warm pair")
+    assert (top_level[5].ours, top_level[5].baseline) == (2, 2)
+    requests = next(r for r in top_level if r.name.startswith("round trips per warm pair"))
+    assert (requests.ours, requests.baseline) == (3, 3)
+    throughput = next(r for r in top_level if r.name.startswith("throughput, 100 pairs"))
+    assert throughput.percent_of == 4.0
     assert rows[-1].name.startswith("429s the pipeline causes itself")
     assert rows[-1].limit == 0
+
+
+def test_the_steady_state_is_the_slots_share_from_all_busy_to_the_queue_running_dry() -> None:
+    # Two slots: both busy from 0.5 s; slot 2 idles 0.5 s at 2 s; the queue runs dry at 4 s.
+    calls = [
+        LoggedCall(0.0, 2.0, 200),
+        LoggedCall(2.0, 5.0, 200),
+        LoggedCall(0.5, 2.0, 200),
+        LoggedCall(2.5, 5.0, 200),
+        LoggedCall(3.0, 3.0, 429),  # refused by the cap: not a slot's work
+    ]
+    run = SlotRun(cap=2, started=0.0, last_result=5.0, calls=calls, queue_last_seen_waiting=4.0)
+    assert steady_share(run) == (3.5 + 3.0) / (2 * 3.5)
+    assert math.isnan(steady_share(SlotRun(cap=2, started=0.0, last_result=5.0, calls=calls)))
+    one_slot = SlotRun(2, 0.0, 5.0, calls[:2], queue_last_seen_waiting=4.0)
+    assert math.isnan(steady_share(one_slot))  # the slots never all got busy

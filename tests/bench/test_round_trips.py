@@ -119,6 +119,21 @@ def test_only_the_requests_inside_the_handlers_window_are_its_own() -> None:
     assert trips.rounds == 4  # list, both reads at once, the call, the write
 
 
+def test_with_round_trip_times_rounds_are_counted_as_the_handler_sees_them() -> None:
+    # Two reads sent together reach the server 0.5 ms apart and are answered in 1 ms each:
+    # they never overlap there. Then a write sent once the first read's answer arrived.
+    rtt = 0.010
+    aws = [
+        request("GetObject", 0.0050, 0.0060),
+        request("GetObject", 0.0065, 0.0075),
+        request("PutObject", 0.0175, 0.0180),
+    ]
+    api = [LoggedCall(0.0480, 0.0500, 200)]  # sent once the write's answer arrived (0.023 s)
+    assert within(aws, api, 0, 1).rounds == 4  # at the servers, nothing overlaps
+    trips = within(aws, api, 0, 1, aws_rtt_s=rtt, api_rtt_s=0.050)
+    assert trips.rounds == 3  # both reads, the write, the call
+
+
 def test_the_typical_pair_takes_each_count_s_median() -> None:
     pairs = [
         within([request("GetObject", 1, 2)], [], 0, 10),

@@ -4,11 +4,14 @@ import json
 import time
 from pathlib import Path
 
+from aws_xray_sdk.core.models.trace_header import TraceHeader
+
 from local_stack.lambda_runtime import (
     ExecutionEnvironment,
     LambdaContext,
     sqs_event,
     sqs_message,
+    trace_header,
 )
 from tests.local_stack.support import HANDLER, read_calls
 
@@ -107,3 +110,12 @@ def test_handler_errors_and_reports_go_to_the_log_file(tmp_path: Path) -> None:
     [report] = [line for line in lines if line.get("type") == "platform.report"]
     assert report["record"]["requestId"] == invocation.request_id
     assert report["record"]["status"] == "error"
+
+
+def test_a_trace_header_is_one_x_ray_reads_as_lambda_sets_it() -> None:
+    sampled = TraceHeader.from_header_str(trace_header(sampled=True))
+    unsampled = TraceHeader.from_header_str(trace_header(sampled=False))
+    assert (sampled.sampled, unsampled.sampled) == (1, 0)
+    assert sampled.root.startswith("1-") and len(sampled.root) == 35
+    assert len(sampled.parent) == 16
+    assert sampled.root != unsampled.root
