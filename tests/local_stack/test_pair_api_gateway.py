@@ -24,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from local_stack.aws import MotoServer
-from local_stack.http_api import read_http_api
+from local_stack.http_api import Throttling, read_http_api
 from local_stack.jwt_issuer import LOCAL_AUDIENCE, LocalIssuer
 from local_stack.pair_api import local_pair_api
 from local_stack.pair_api_server import MAX_REQUEST_BYTES, PairApiServer
@@ -370,7 +370,11 @@ def test_the_templates_throttling_answers_429(recorder: Recorder) -> None:
 
 
 def test_the_real_function_builds_its_urls_from_the_servers_own_address(moto: MotoServer) -> None:
-    stack = provision_tier(moto.endpoint_url, f"gw-{uuid.uuid4().hex[:8]}")
+    stack = provision_tier(
+        moto.endpoint_url, f"gw-{uuid.uuid4().hex[:8]}", PairApiThrottlingBurstLimit="7"
+    )
+    # the provisioned stack carries the template's gateway, with this run's parameters
+    assert stack.pair_api_gateway.throttling == Throttling(rate_limit=10, burst_limit=7)
     with local_pair_api(stack) as server:
         token = server.issuer.mint("alice")
         answer = request(
