@@ -21,6 +21,7 @@ from typing import Any
 
 import jwt
 import pytest
+from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 from cryptography.hazmat.primitives import serialization
 
 from local_stack.aws import MotoServer
@@ -158,7 +159,9 @@ def test_a_valid_tokens_claims_reach_the_event_as_api_gateway_passes_them(
     server: PairApiServer, recorder: Recorder
 ) -> None:
     token = server.issuer.mint("alice", claims={"cognito:groups": ["editors", "viewers"]})
-    answer = request(server, "GET", "/pairs/abc?view=full&tag=a&tag=b", **bearer(token))
+    answer = request(
+        server, "GET", "/pairs/abc?view=full&tag=a&tag=b", Cookie="a=1; b=2", **bearer(token)
+    )
     assert (answer.status, answer.json()) == (200, {"routeKey": "GET /pairs/{pair_id}"})
     (event,) = recorder.events
     assert event["version"] == "2.0"
@@ -166,6 +169,8 @@ def test_a_valid_tokens_claims_reach_the_event_as_api_gateway_passes_them(
     assert event["pathParameters"] == {"pair_id": "abc"}
     assert event["queryStringParameters"] == {"view": "full", "tag": "a,b"}
     assert event["rawQueryString"] == "view=full&tag=a&tag=b"
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert "cookie" not in event["headers"]
     authorizer = event["requestContext"]["authorizer"]
     assert authorizer["jwt"]["scopes"] is None
     claims = authorizer["jwt"]["claims"]
@@ -175,6 +180,12 @@ def test_a_valid_tokens_claims_reach_the_event_as_api_gateway_passes_them(
     assert claims["cognito:groups"] == "[editors viewers]"
     assert int(claims["exp"]) - int(claims["iat"]) == 3600
     assert all(isinstance(value, str) for value in claims.values())
+    # Powertools' model of the payload 2.0 event (written from real events) reads it as such
+    parsed = APIGatewayProxyEventV2Model.model_validate(event)
+    assert parsed.requestContext.authorizer is not None
+    assert parsed.requestContext.authorizer.jwt is not None
+    assert parsed.requestContext.authorizer.jwt.claims["sub"] == "alice"
+    assert parsed.pathParameters == {"pair_id": "abc"}
 
 
 def test_a_token_without_bearer_and_with_client_id_for_audience_is_accepted(
