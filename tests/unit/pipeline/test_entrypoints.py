@@ -166,6 +166,13 @@ def test_batch_operations_tasks_end_as_success_temporary_or_permanent_failure() 
     assert busy["resultCode"] == "TemporaryFailure"
 
 
+def test_an_empty_sqs_batch_is_a_no_op() -> None:
+    w, queues = world(), FakeQueues()
+    answer = _entrypoints(w, queues).handle({"Records": []}, invocation())
+    assert answer == {"batchItemFailures": []}
+    assert (w.storage.listed, w.storage.writes, w.api.calls, queues.changes) == ([], [], [], [])
+
+
 def test_an_async_s3_event_raises_what_should_be_retried() -> None:
     w = world()
     _pair(w, "p1")
