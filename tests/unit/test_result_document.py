@@ -40,6 +40,7 @@ def test_a_succeeded_document(assert_valid_document: Any) -> None:
     rec.result = {
         "bucket": "out",
         "key": "results/p/result.jpg",
+        "version_id": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
         "content_type": "image/jpeg",
         "size": 10,
         "width": 600,
