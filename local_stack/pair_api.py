@@ -43,8 +43,9 @@ def seed_catalogue(stack: LocalStack) -> list[str]:
 
 
 @contextlib.contextmanager
-def local_pair_api(stack: LocalStack, *, token: str, port: int = 0) -> Iterator[PairApiServer]:
-    """The Pair API over ``stack`` with the template's environment, serving until exit.
+def local_pair_api(stack: LocalStack, *, port: int = 0) -> Iterator[PairApiServer]:
+    """The Pair API over ``stack`` with the template's environment, routes and throttling,
+    serving until exit; its :attr:`~PairApiServer.issuer` signs the tokens it accepts.
 
     Its presigned POSTs go through a :class:`~local_stack.post_policy.PostPolicyGate`, so
     uploads are refused as S3 would refuse them.
@@ -60,5 +61,5 @@ def local_pair_api(stack: LocalStack, *, token: str, port: int = 0) -> Iterator[
             eraser=lambda pair_id: erase_pair(pair_id, where, s3=s3, dynamodb=dynamodb),
         )
         resolver = build_resolver(lambda: service)
-        with PairApiServer(resolver.resolve, token=token, port=port) as server:
+        with PairApiServer(resolver.resolve, http_api=stack.pair_api_gateway, port=port) as server:
             yield server

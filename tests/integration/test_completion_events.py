@@ -13,6 +13,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from local_stack.aws import LocalStack
 from local_stack.lambda_runtime import LambdaContext
+from portrait_fusion.aws.storage import ObjectRef
 from portrait_fusion.entry import sweep_handler
 from portrait_fusion.results.completion_events import EventBridgePublisher, completion_event
 from tests import images
@@ -68,13 +69,20 @@ def test_a_merged_pair_publishes_one_pair_succeeded_event_pointing_at_its_docume
     assert event["detail-type"] == "Pair Succeeded"
     detail = event["detail"]
     assert detail["status"] == "succeeded"
+    # The document's key and the version holding this document, which a later merge of the
+    # pair does not replace (tests/integration/test_true_documents.py goes on from there)
+    stored = buckets.s3.head_object(
+        Bucket=stack.output_bucket, Key=f"results/{pair_id}/result.json"
+    )
     assert detail["document"] == {
         "bucket": stack.output_bucket,
         "key": f"results/{pair_id}/result.json",
+        "version_id": stored["VersionId"],
     }
     assert detail["result"] == {
         "bucket": document["result"]["bucket"],
         "key": document["result"]["key"],
+        "version_id": document["result"]["version_id"],
         "content_type": document["result"]["content_type"],
     }
     assert detail["error"] is None
@@ -189,9 +197,8 @@ def test_a_retried_publish_delivers_the_event_once_with_the_same_event_id(
     flaky = _DropsFirstCall(events)
     publisher = EventBridgePublisher(lambda: flaky, "default", pause=lambda _: None)
     # The same outcome published again, through a bus that drops the first try
-    assert publisher.publish(
-        completion_event(document, stack.output_bucket, f"results/{pair_id}/result.json")
-    )
+    stored = ObjectRef(**published["detail"]["document"])
+    assert publisher.publish(completion_event(document, stored))
     assert len(flaky.entries) == 2
     assert flaky.entries[0] == flaky.entries[1]
     again = event_log.for_pair(pair_id)[1:]

@@ -55,6 +55,20 @@ def test_direct_s3_notification_raises_when_it_should_be_retried(
     assert buckets.document(pair_id) is None
 
 
+def test_an_empty_sqs_batch_answers_no_failures(
+    function: Any, emulator: FusionEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`{"Records": []}` is a batch with nothing in it, as Powertools' batch utilities read it."""
+    assert function.invoke({"Records": []}) == {"batchItemFailures": []}
+    assert emulator.stats()["calls"] == 0
+    assert not [r for r in caplog.records if r.levelname in {"WARNING", "ERROR"}]
+
+
+def test_an_empty_batch_with_anything_beside_it_is_refused(function: Any) -> None:
+    with pytest.raises(InvalidEventError, match="unrecognised event"):
+        function.invoke({"Records": [], "detail": {}})
+
+
 def test_eventbridge_object_created(function: Any, buckets: Buckets, stack: LocalStack) -> None:
     pair_id = unique_pair("event bridge")
     target, _ = upload_pair(buckets, pair_id)

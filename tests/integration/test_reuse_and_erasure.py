@@ -127,6 +127,13 @@ def input_versions(stack: LocalStack, buckets: Buckets, pair_id: str) -> list[st
     return [v["VersionId"] for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
 
 
+def output_versions(stack: LocalStack, buckets: Buckets, pair_id: str) -> list[str]:
+    listing = buckets.s3.list_object_versions(
+        Bucket=stack.output_bucket, Prefix=f"results/{pair_id}/"
+    )
+    return [v["VersionId"] for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
+
+
 def test_erasure_removes_every_version_output_and_record_and_a_replay_finds_nothing(
     reusing: Any,
     stack: LocalStack,
@@ -144,15 +151,17 @@ def test_erasure_removes_every_version_output_and_record_and_a_replay_finds_noth
     neighbour = merge(reusing, buckets, a_target(76), template)
     assert emulator.stats()["merges"] == 3
     assert len(input_versions(stack, buckets, pair_id)) == 3
+    assert len(output_versions(stack, buckets, pair_id)) == 4  # each merge's result and document
     assert len(records_naming(stack, dynamodb, pair_id)) == 4  # 2 idempotency, 2 re-use
     # When it is erased through the command line, with the function's environment
     assert erase.main([pair_id]) == 0
     printed = capsys.readouterr().out
     # Then every version, output and record is gone, and the output says what went
     assert input_versions(stack, buckets, pair_id) == []
-    assert buckets.output_keys(pair_id) == []
+    assert output_versions(stack, buckets, pair_id) == []
     assert records_naming(stack, dynamodb, pair_id) == []
-    assert printed.count("  object  ") == 3 + 2  # three input versions, result and document
+    # three input versions; a result and a document from each of the two merges
+    assert printed.count("  object  ") == 3 + 2 * 2
     assert printed.count("  record  ") == 4
     assert f"incoming/{pair_id}/target.jpg" in printed
     # And the pair next to it is untouched

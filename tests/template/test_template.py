@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from portrait_fusion.core.settings import record_ttl_seconds
+
 # AWS guidance for SQS event sources: visibility timeout >= 6x the function timeout.
 VISIBILITY_TO_TIMEOUT_RATIO = 6
 # S3 bucket naming rules, minus the dotted names the stack never builds.
@@ -264,7 +266,8 @@ PAIR_API_GRANTS = [
         getatt("InputBucket"),
         {"StringLike": {"s3:prefix": [sub("${InputPrefix}*"), sub("${CataloguePrefix}*")]}},
     ),
-    allow(["s3:GetObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
+    # the result URL is a presigned GET of the document's version of the result
+    allow(["s3:GetObject", "s3:GetObjectVersion"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
     allow(["s3:PutObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*/request.json")),
     # DELETE /pairs/{pair_id}: the erasure of one pair
     allow(
@@ -380,27 +383,64 @@ def test_input_bucket_expires_every_upload_and_old_version(resources: dict[str, 
     assert rules["RemoveExpiredDeleteMarkers"]["ExpiredObjectDeleteMarker"] is True
 
 
+def output_lifecycle_rules(resources: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The output bucket's lifecycle rules by Id: those that apply only with
+    ResultRetentionDays > 0 (`!If [HasResultRetention, rule, !Ref AWS::NoValue]`), and those
+    that always apply."""
+    conditional, always = {}, {}
+    for declared in resources["OutputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]:
+        if "Fn::If" in declared:
+            condition, rule, otherwise = declared["Fn::If"]
+            assert (condition, otherwise) == ("HasResultRetention", NO_VALUE)
+            conditional[rule["Id"]] = rule
+        else:
+            always[declared["Id"]] = declared
+    return conditional, always
+
+
 def test_result_retention_applies_only_when_set(
     template: dict[str, Any], resources: dict[str, Any], parameters: dict[str, Any]
 ) -> None:
-    """ResultRetentionDays (30 by default) expires results and the batch-operations/ prefix;
-    0 keeps them."""
+    """ResultRetentionDays (30 by default) expires results and the batch-operations/ prefix,
+    and every version a later merge replaced, as long after; 0 keeps them."""
     assert parameters["ResultRetentionDays"]["Default"] == 30
     assert template["Conditions"]["HasResultRetention"] == {
         "Fn::Not": [{"Fn::Equals": [ref("ResultRetentionDays"), "0"]}]
     }
-    condition, rules, otherwise = resources["OutputBucket"]["Properties"]["LifecycleConfiguration"][
-        "Fn::If"
-    ]
-    assert condition == "HasResultRetention"
-    assert otherwise == NO_VALUE
-    assert {rule["Id"]: rule["Prefix"] for rule in rules["Rules"]} == {
+    conditional, _ = output_lifecycle_rules(resources)
+    assert {rule_id: rule["Prefix"] for rule_id, rule in conditional.items()} == {
         "ExpireResults": ref("OutputPrefix"),
         "ExpireBatchOperations": "batch-operations/",
     }
-    for rule in rules["Rules"]:
-        assert rule["ExpirationInDays"] == ref("ResultRetentionDays")
+    for rule in conditional.values():
         assert rule["Status"] == "Enabled"
+        assert rule["ExpirationInDays"] == ref("ResultRetentionDays")
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": ref("ResultRetentionDays")}
+    # So a version lives at least ResultRetentionDays after it was written, and no
+    # idempotency record that may answer with a document naming it lives longer.
+    for days in (1, 7, 30, 3650):
+        assert record_ttl_seconds(days) <= days * 24 * 3600
+
+
+def test_output_bucket_keeps_each_documents_version_and_cleans_up_after_itself(
+    resources: dict[str, Any],
+) -> None:
+    """Versioned, so every document's result stays at its version; what versioning keeps of
+    the sweep's settled markers goes after a day, and delete markers left alone go too."""
+    properties = resources["OutputBucket"]["Properties"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    _, always = output_lifecycle_rules(resources)
+    assert always["ExpireSettledMarkers"] == {
+        "Id": "ExpireSettledMarkers",
+        "Status": "Enabled",
+        "Prefix": "partner-timeouts/",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+    }
+    assert always["RemoveExpiredDeleteMarkers"] == {
+        "Id": "RemoveExpiredDeleteMarkers",
+        "Status": "Enabled",
+        "ExpiredObjectDeleteMarker": True,
+    }
 
 
 def test_only_the_input_prefix_notifies_the_queue(resources: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from portrait_fusion.results.result_document import FunctionInfo, PairRecord
 from tests.completion import assert_valid_event
 
 FUNCTION = FunctionInfo("FusionFunction", "$LATEST", "req-1")
-DOCUMENT_KEY = "results/p/result.json"
+DOCUMENT = ObjectRef("out", "results/p/result.json", "doc-v1")
 
 
 def _document(error: Exception | None = None, etag: str = "e1") -> dict[str, Any]:
@@ -36,6 +36,7 @@ def _document(error: Exception | None = None, etag: str = "e1") -> dict[str, Any
     record.result = {
         "bucket": "out",
         "key": "results/p/result.jpg",
+        "version_id": "result-v1",
         "content_type": "image/jpeg",
         "size": 10,
         "width": 1,
@@ -65,21 +66,36 @@ def _delivered(event: CompletionEvent) -> dict[str, Any]:
 def test_each_outcome_has_its_detail_type_and_fits_the_schema(
     error: Exception | None, detail_type: DetailType
 ) -> None:
-    event = completion_event(_document(error), "out", DOCUMENT_KEY)
+    event = completion_event(_document(error), DOCUMENT)
     assert event.detail_type is detail_type
     assert_valid_event(_delivered(event))
-    assert event.detail["document"] == {"bucket": "out", "key": DOCUMENT_KEY}
     assert event.detail["correlation_id"] == "order-1"
     assert (event.detail["result"] is None) is (error is not None)
 
 
+def test_the_event_names_the_versions_of_its_document_and_result() -> None:
+    """A later merge of the pair writes both keys again: the event goes on naming these."""
+    event = completion_event(_document(), DOCUMENT)
+    assert event.detail["document"] == {
+        "bucket": "out",
+        "key": "results/p/result.json",
+        "version_id": "doc-v1",
+    }
+    assert event.detail["result"] == {
+        "bucket": "out",
+        "key": "results/p/result.jpg",
+        "version_id": "result-v1",
+        "content_type": "image/jpeg",
+    }
+
+
 def test_the_event_id_depends_on_the_outcome_not_on_when_it_was_rendered() -> None:
-    first = completion_event(_document(), "out", DOCUMENT_KEY)
-    again = completion_event(_document(), "out", DOCUMENT_KEY)
+    first = completion_event(_document(), DOCUMENT)
+    again = completion_event(_document(), DOCUMENT)
     assert first.detail["finished_at"] <= again.detail["finished_at"]
     assert first.event_id == again.event_id
-    other_input = completion_event(_document(etag="e9"), "out", DOCUMENT_KEY)
-    failed = completion_event(_document(PreflightError("x", code="E")), "out", DOCUMENT_KEY)
+    other_input = completion_event(_document(etag="e9"), DOCUMENT)
+    failed = completion_event(_document(PreflightError("x", code="E")), DOCUMENT)
     assert len({first.event_id, other_input.event_id, failed.event_id}) == 3
 
 
@@ -107,7 +123,7 @@ def test_a_failed_entry_or_a_network_error_is_retried_with_the_same_entry() -> N
     client = _Client(THROTTLED, EndpointConnectionError(endpoint_url="x"), OK)
     pauses: list[float] = []
     publisher = EventBridgePublisher(lambda: client, "bus", pause=pauses.append)
-    event = completion_event(_document(), "out", DOCUMENT_KEY)
+    event = completion_event(_document(), DOCUMENT)
     assert publisher.publish(event) is True
     assert len(client.calls) == 3
     assert client.calls[0] == client.calls[1] == client.calls[2]
@@ -122,7 +138,7 @@ def test_a_failed_entry_or_a_network_error_is_retried_with_the_same_entry() -> N
 def test_a_publish_that_keeps_failing_returns_false_and_never_raises() -> None:
     client = _Client(THROTTLED, THROTTLED, THROTTLED)
     publisher = EventBridgePublisher(lambda: client, "bus", pause=lambda _: None)
-    assert publisher.publish(completion_event(_document(), "out", DOCUMENT_KEY)) is False
+    assert publisher.publish(completion_event(_document(), DOCUMENT)) is False
     assert len(client.calls) == 3
 
 

@@ -35,10 +35,29 @@ def test_every_console_event_is_recognised(name: str, kind: EventKind) -> None:
     assert kind_of(load_event(name)) is kind
 
 
-@pytest.mark.parametrize("event", [{}, [], "x", {"Records": []}, {"foo": 1}])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        [],
+        "x",
+        {"foo": 1},
+        # Near an empty batch, but not one: never a silent no-op
+        {"Records": [], "foo": 1},
+        {"Records": None},
+        {"Records": {}},
+        {"Records": [1]},
+        {"Records": ""},
+    ],
+)
 def test_an_unknown_event_is_refused_with_the_kinds_it_could_be(event: object) -> None:
     with pytest.raises(InvalidEventError, match="expected an SQS batch"):
         kind_of(event)
+
+
+def test_an_empty_records_list_alone_is_an_empty_sqs_batch() -> None:
+    """As Powertools' batch utilities read it; an S3 notification always has a record."""
+    assert kind_of({"Records": []}) is EventKind.SQS
 
 
 def test_sqs_bodies_carry_url_encoded_s3_notifications() -> None:

@@ -54,8 +54,11 @@ class FakeStore:
         self.policies.append(policy)
         return {"url": f"https://{bucket}.s3/", "fields": {"key": policy.key, **policy.fields}}
 
-    def presign_get(self, bucket: str, key: str, expires_seconds: int) -> str:
-        return f"https://{bucket}.s3/{key}?signed"
+    def presign_get(
+        self, bucket: str, key: str, expires_seconds: int, version_id: str | None = None
+    ) -> str:
+        version = f"versionId={version_id}&" if version_id else ""
+        return f"https://{bucket}.s3/{key}?{version}signed"
 
 
 @pytest.fixture
@@ -191,12 +194,13 @@ def test_a_created_pair_waits_then_processes_then_succeeds_with_a_result_url(
     assert call("GET", f"/pairs/{PAIR_ID}")[1]["status"] == "processing"
     document = {
         "status": "succeeded",
-        "result": {"bucket": "out", "key": f"results/{PAIR_ID}/result.jpg"},
+        "result": {"bucket": "out", "key": f"results/{PAIR_ID}/result.jpg", "version_id": "v7"},
     }
     store.write_json("out", f"results/{PAIR_ID}/result.json", document)
     status, body = call("GET", f"/pairs/{PAIR_ID}")
     assert (status, body["status"], body["document"]) == (200, "succeeded", document)
-    assert body["result_url"] == f"https://out.s3/results/{PAIR_ID}/result.jpg?signed"
+    # Pinned to the document's version: a later merge of the pair cannot change the download
+    assert body["result_url"] == f"https://out.s3/results/{PAIR_ID}/result.jpg?versionId=v7&signed"
 
 
 @pytest.mark.parametrize(

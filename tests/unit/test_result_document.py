@@ -40,6 +40,7 @@ def test_a_succeeded_document(assert_valid_document: Any) -> None:
     rec.result = {
         "bucket": "out",
         "key": "results/p/result.jpg",
+        "version_id": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
         "content_type": "image/jpeg",
         "size": 10,
         "width": 600,
@@ -77,6 +78,19 @@ def test_a_preflight_document_has_no_api_section(assert_valid_document: Any) -> 
     assert (document["api"], document["error"]["stage"]) == (None, "preflight")
 
 
+RESULT = {
+    "bucket": "out",
+    "key": "k",
+    "version_id": "v1",
+    "content_type": "image/jpeg",
+    "size": 1,
+    "width": 1,
+    "height": 1,
+    "sha256": "a" * 64,
+}
+UNPINNED = {name: value for name, value in RESULT.items() if name != "version_id"}
+
+
 @pytest.mark.parametrize(
     "breakage",
     [
@@ -85,6 +99,7 @@ def test_a_preflight_document_has_no_api_section(assert_valid_document: Any) -> 
         {"result": None},
         {"extra": 1},
         {"source_similarity": 1.5},
+        {"result": UNPINNED},  # a result must say which version holds its bytes
     ],
 )
 def test_the_schema_rejects_broken_documents(
@@ -92,14 +107,7 @@ def test_the_schema_rejects_broken_documents(
 ) -> None:
     rec = record()
     rec.api = {"request_id": "r", "log_id": "l", "attempts": 1, "latency_ms": 40}
-    rec.result = {
-        "bucket": "out",
-        "key": "k",
-        "content_type": "image/jpeg",
-        "size": 1,
-        "width": 1,
-        "height": 1,
-        "sha256": "a" * 64,
-    }
+    rec.result = dict(RESULT)
+    assert not list(result_schema.iter_errors(rec.to_document()))
     document = {**rec.to_document(), **breakage}
     assert list(result_schema.iter_errors(document))

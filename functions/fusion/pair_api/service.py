@@ -100,8 +100,13 @@ class PairService:
         result_url = None
         if status is PairStatus.SUCCEEDED and document is not None:
             result = document["result"]
+            # Pinned to the document's version: a later merge of the pair cannot change
+            # what this URL downloads.
             result_url = self._store.presign_get(
-                result["bucket"], result["key"], s.result_url_expires_seconds
+                result["bucket"],
+                result["key"],
+                s.result_url_expires_seconds,
+                version_id=result.get("version_id"),
             )
         return {
             "pair_id": pair_id,

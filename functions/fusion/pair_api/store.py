@@ -52,8 +52,10 @@ class PairStore(Protocol):
     ) -> dict[str, Any]:
         """`{"url", "fields"}` of a presigned POST that S3 checks against `policy`."""
 
-    def presign_get(self, bucket: str, key: str, expires_seconds: int) -> str:
-        """A presigned GET URL."""
+    def presign_get(
+        self, bucket: str, key: str, expires_seconds: int, version_id: str | None = None
+    ) -> str:
+        """A presigned GET URL, of `version_id` when one is given."""
 
 
 class S3PairStore:
@@ -130,9 +132,14 @@ class S3PairStore:
         )
         return {"url": post["url"], "fields": post["fields"]}
 
-    def presign_get(self, bucket: str, key: str, expires_seconds: int) -> str:
+    def presign_get(
+        self, bucket: str, key: str, expires_seconds: int, version_id: str | None = None
+    ) -> str:
+        params = {"Bucket": bucket, "Key": key}
+        if version_id:
+            params["VersionId"] = version_id
         url: str = self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds
+            "get_object", Params=params, ExpiresIn=expires_seconds
         )
         return url
 

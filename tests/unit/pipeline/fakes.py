@@ -25,9 +25,11 @@ from tests.images import as_jpeg
 
 @dataclass
 class MemoryStorage:
-    """Buckets as dicts; every write is kept in `writes`, and `fail_writes` makes them fail."""
+    """Buckets as dicts; every write is kept in `writes` (and, as in a versioned bucket,
+    under a version of its own in `versions`), and `fail_writes` makes them fail."""
 
     objects: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
+    versions: dict[ObjectRef, bytes] = field(default_factory=dict)
     writes: list[tuple[str, str]] = field(default_factory=list)
     listed: list[tuple[str, str]] = field(default_factory=list)
     fail_writes: bool = False
@@ -50,11 +52,14 @@ class MemoryStorage:
         head = ObjectHead(ref, etag, len(body), ref.version_id)
         return StoredObject(head, body if len(body) <= max_bytes else None)
 
-    def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    def write(self, bucket: str, key: str, body: bytes, content_type: str) -> ObjectRef:
         self.writes.append((bucket, key))
         if self.fail_writes:
             raise StorageError(f"cannot write s3://{bucket}/{key}: SlowDown", code="STORAGE_ERROR")
         self.objects[(bucket, key)] = (body, content_type)
+        stored = ObjectRef(bucket, key, f"v{len(self.versions) + 1}")
+        self.versions[stored] = body
+        return stored
 
     def document(self, bucket: str, key: str) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(self.objects[(bucket, key)][0])
@@ -90,7 +95,9 @@ class FakeApi:
         self.seconds_left_seen.append(seconds_left())
         if self.error is not None:
             raise self.error
-        image = as_jpeg(size=(256, 256))
+        # Another similarity, another image: as the API's answers differ.
+        similarity = 0.5 if request.similarity is None else request.similarity
+        image = as_jpeg(size=(256, 256), quality=50 + round(similarity * 40))
         info = read_header(image)
         assert info is not None
         return FusionResult(image, info, f"req-{len(self.calls)}", "log", 1, 42)

@@ -166,6 +166,40 @@ def test_batch_operations_tasks_end_as_success_temporary_or_permanent_failure() 
     assert busy["resultCode"] == "TemporaryFailure"
 
 
+def test_a_succeeded_task_names_its_result_and_the_version_that_holds_it() -> None:
+    w = world()
+    _pair(w, "p1")
+    (task,) = _entrypoints(w, FakeQueues()).handle(_batch("incoming/p1/target.jpg"), invocation())[
+        "results"
+    ]
+    document = w.storage.document("out", "results/p1/result.json")
+    version = document["result"]["version_id"]
+    assert task == {
+        "taskId": "t0",
+        "resultCode": "Succeeded",
+        "resultString": f"s3://out/results/p1/result.jpg (version {version})",
+    }
+
+
+def test_tasks_for_two_versions_of_one_input_are_answered_each_for_its_own() -> None:
+    """Both halves of a pair share a run within an invocation; an older version does not."""
+    w = world()
+    _pair(w, "p1")
+    event = _batch("incoming/p1/target.jpg", "incoming/p1/target.jpg")
+    event["tasks"][0]["s3VersionId"] = "an-older-version"
+    older, current = _entrypoints(w, FakeQueues()).handle(event, invocation())["results"]
+    assert len(w.api.calls) == 2
+    assert (older["resultCode"], current["resultCode"]) == ("Succeeded", "Succeeded")
+    assert older["resultString"] != current["resultString"]
+
+
+def test_an_empty_sqs_batch_is_a_no_op() -> None:
+    w, queues = world(), FakeQueues()
+    answer = _entrypoints(w, queues).handle({"Records": []}, invocation())
+    assert answer == {"batchItemFailures": []}
+    assert (w.storage.listed, w.storage.writes, w.api.calls, queues.changes) == ([], [], [], [])
+
+
 def test_an_async_s3_event_raises_what_should_be_retried() -> None:
     w = world()
     _pair(w, "p1")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Any
+
 import pytest
 
 from portrait_fusion.aws.storage import ObjectRef
@@ -157,6 +161,53 @@ def test_an_identical_request_reuses_the_earlier_result_without_a_call() -> None
     assert copied.document is not None
     assert copied.document["reused_from"] == "p1"
     assert ("out", "results/p2/result.jpg") in w.storage.objects
+    # The copy names its own key and version, whose bytes are the earlier result's
+    result = copied.document["result"]
+    stored = w.storage.versions[ObjectRef("out", result["key"], result["version_id"])]
+    assert hashlib.sha256(stored).hexdigest() == result["sha256"]
+
+
+def _result_bytes(w: World, document: dict[str, Any]) -> bytes:
+    """What the document's result names: its key at its version."""
+    result = document["result"]
+    return w.storage.versions[ObjectRef(result["bucket"], result["key"], result["version_id"])]
+
+
+def test_a_later_merge_of_the_pair_leaves_every_earlier_document_true() -> None:
+    """Merged at 0.3, then at 0.6 (the same keys written again), then replayed at 0.3: every
+    document answered names the version that holds the bytes its sha256 describes."""
+    w = world()
+    _upload_pair(w)
+    target, template = ObjectRef("in", TARGET), ObjectRef("in", TEMPLATE)
+
+    def merge(similarity: float) -> dict[str, Any]:
+        outcome = w.pipeline.run_pair(PairRequest("p1", target, template, similarity), invocation())
+        assert outcome.document is not None
+        return outcome.document
+
+    first, second, replay = merge(0.3), merge(0.6), merge(0.3)
+    assert replay == first  # the idempotency record's document
+    assert first["result"]["key"] == second["result"]["key"]
+    assert first["result"]["sha256"] != second["result"]["sha256"]
+    for document in (first, second, replay):
+        data = _result_bytes(w, document)
+        assert hashlib.sha256(data).hexdigest() == document["result"]["sha256"]
+
+
+def test_each_event_names_the_version_of_the_document_it_announces() -> None:
+    w = world()
+    _upload_pair(w)
+    target, template = ObjectRef("in", TARGET), ObjectRef("in", TEMPLATE)
+    for similarity in (0.3, 0.6):
+        w.pipeline.run_pair(PairRequest("p1", target, template, similarity), invocation())
+    assert len(w.events.events) == 2
+    for event in w.events.events:
+        document = json.loads(w.storage.versions[ObjectRef(**event.detail["document"])])
+        assert document["finished_at"] == event.detail["finished_at"]
+        assert event.detail["result"] == {
+            name: document["result"][name]
+            for name in ("bucket", "key", "version_id", "content_type")
+        }
 
 
 def test_a_failure_never_replaces_a_stored_success_of_the_same_inputs() -> None:

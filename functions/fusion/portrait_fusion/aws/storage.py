@@ -127,27 +127,34 @@ class S3Storage:
         except BotoCoreError as exc:
             raise _storage_error(f"cannot read {ref.uri}", exc, Stage.PAIRING) from exc
 
-    def write_if_absent(self, bucket: str, key: str, body: bytes, content_type: str) -> bool:
-        """Store an object only where none exists yet (S3's If-None-Match); False if one did,
-        or if another write to the same key was under way (409: that one is the outcome)."""
+    def write_if_absent(
+        self, bucket: str, key: str, body: bytes, content_type: str
+    ) -> ObjectRef | None:
+        """Store an object only where none exists yet (S3's If-None-Match): where it went, or
+        None if one did, or if another write to the same key was under way (409: that one is
+        the outcome)."""
         try:
-            self._client.put_object(
+            response = self._client.put_object(
                 Bucket=bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
             )
         except ClientError as exc:
             if _error_code(exc) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
-                return False
+                return None
             raise _storage_error(f"cannot write s3://{bucket}/{key}", exc, Stage.OUTPUT) from exc
         except BotoCoreError as exc:
             raise _storage_error(f"cannot write s3://{bucket}/{key}", exc, Stage.OUTPUT) from exc
-        return True
+        return ObjectRef(bucket, key, response.get("VersionId"))
 
-    def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
-        """Store one output object."""
+    def write(self, bucket: str, key: str, body: bytes, content_type: str) -> ObjectRef:
+        """Store one output object; where it went, with the version S3 gave it (a versioned
+        bucket keeps every version, so the reference names these bytes for good)."""
         try:
-            self._client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+            response = self._client.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentType=content_type
+            )
         except (ClientError, BotoCoreError) as exc:
             raise _storage_error(f"cannot write s3://{bucket}/{key}", exc, Stage.OUTPUT) from exc
+        return ObjectRef(bucket, key, response.get("VersionId"))
 
 
 def _error_code(exc: ClientError) -> str:

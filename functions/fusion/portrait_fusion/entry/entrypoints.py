@@ -215,11 +215,15 @@ def _batch_result(outcome: Outcome) -> tuple[str, str]:
         error = outcome.document["error"]
         return "PermanentFailure", f"{error['code']}: {error['message']}"
     if outcome.status is Status.SUCCEEDED and outcome.document:
-        return (
-            "Succeeded",
-            f"s3://{outcome.document['result']['bucket']}/{outcome.document['result']['key']}",
-        )
+        return "Succeeded", _result_location(outcome.document["result"])
     return "Succeeded", outcome.detail
+
+
+def _result_location(result: dict[str, Any]) -> str:
+    """Where a result is, with its version: the key alone may hold a later merge's bytes."""
+    where = f"s3://{result['bucket']}/{result['key']}"
+    version = result.get("version_id")  # absent from documents stored before it existed
+    return f"{where} (version {version})" if version else where
 
 
 def _summary(outcome: Outcome) -> dict[str, Any]:

@@ -26,6 +26,10 @@ def kind_of(event: object) -> EventKind:
     """Tell which entry point an event came through; `InvalidEventError` if none."""
     if isinstance(event, dict):
         records = event.get("Records")
+        if records == [] and set(event) == {"Records"}:
+            # An SQS batch with no messages (Powertools' batch utilities answer it with no
+            # failures); an S3 notification always carries a record, so nothing else is empty.
+            return EventKind.SQS
         if isinstance(records, list) and records and isinstance(records[0], dict):
             source = records[0].get("eventSource")
             if source == "aws:sqs":

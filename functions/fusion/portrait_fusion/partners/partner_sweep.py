@@ -119,8 +119,9 @@ class PartnerSweep:
         key = f"{self._settings.output_prefix}{marker.pair_id}/result.json"
         bucket = self._settings.output_bucket
         # Never over a document that exists: a result, or an earlier expiry, stays as it is.
-        if not self._storage.write_if_absent(bucket, key, encode(document), "application/json"):
+        stored = self._storage.write_if_absent(bucket, key, encode(document), "application/json")
+        if stored is None:
             return Verdict.ALREADY_DONE
         logger.warning("partner missing: pair expired", extra={"pair_id": marker.pair_id})
-        self._events.publish(completion_event(document, bucket, key))
+        self._events.publish(completion_event(document, stored))
         return Verdict.EXPIRED

@@ -41,3 +41,18 @@ class PairRequest:
     target: ObjectRef
     template: ObjectRef
     similarity: object | None = None
+
+    @property
+    def run_key(self) -> tuple[str, ...]:
+        """What makes two requests one run within an invocation: both objects at the versions
+        asked for (none: the current ones) and the similarity asked for. Both halves of a pair
+        in one batch are one run; a Batch Operations task for an older version is not."""
+        return (
+            self.target.bucket,
+            self.target.key,
+            self.target.version_id or "",
+            self.template.bucket,
+            self.template.key,
+            self.template.version_id or "",
+            repr(self.similarity),
+        )

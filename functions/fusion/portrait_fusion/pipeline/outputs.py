@@ -60,11 +60,9 @@ class OutputWriter:
     def succeeded(self, record: PairRecord, result: FusionResult) -> dict[str, Any]:
         """Write the API's result and its document; announce it; return the document."""
         fmt = result.info.format
-        key = self.output_key(record, f"result.{fmt.extension}")
-        self._put(key, result.image, fmt.content_type)
+        stored = self._put(f"result.{fmt.extension}", record, result.image, fmt.content_type)
         record.result = {
-            "bucket": self._settings.output_bucket,
-            "key": key,
+            **_result_pointer(stored),
             "content_type": fmt.content_type,
             "size": len(result.image),
             "width": result.info.width,
@@ -76,9 +74,8 @@ class OutputWriter:
     def copied(self, record: PairRecord, earlier: EarlierResult) -> dict[str, Any]:
         """Write an earlier pair's result for the same request as this pair's; announce it."""
         name = earlier.entry["key"].rsplit("/", 1)[-1]
-        key = self.output_key(record, name)
-        self._put(key, earlier.image, earlier.entry["content_type"])
-        record.result = {**earlier.entry, "bucket": self._settings.output_bucket, "key": key}
+        stored = self._put(name, record, earlier.image, earlier.entry["content_type"])
+        record.result = {**earlier.entry, **_result_pointer(stored)}
         record.reused_from = earlier.pair_id
         return self._publish(record, record.to_document(), in_background=True)
 
@@ -102,9 +99,8 @@ class OutputWriter:
         """Write `document`, then announce it (a replay never gets here). `in_background`:
         the event goes out on the sender while the caller goes on (the run waits for
         `record.sending` before it returns)."""
-        key = self.output_key(record, "result.json")
-        self._put(key, encode(document), "application/json")
-        event = completion_event(document, self._settings.output_bucket, key)
+        stored = self._put("result.json", record, encode(document), "application/json")
+        event = completion_event(document, stored)
         if in_background and self._sender is not None:
             record.sending.append(self._sender.submit(self._events.publish, event))
         else:
@@ -120,5 +116,12 @@ class OutputWriter:
         except PairingError:
             return None  # deleted in between
 
-    def _put(self, key: str, body: bytes, content_type: str) -> None:
-        self._storage.write(self._settings.output_bucket, key, body, content_type)
+    def _put(self, name: str, record: PairRecord, body: bytes, content_type: str) -> ObjectRef:
+        key = self.output_key(record, name)
+        return self._storage.write(self._settings.output_bucket, key, body, content_type)
+
+
+def _result_pointer(stored: ObjectRef) -> dict[str, Any]:
+    """Where a document's result is: the key, and the version that holds these bytes. A later
+    merge of the pair writes the key again; the version stays, so the document stays true."""
+    return {"bucket": stored.bucket, "key": stored.key, "version_id": stored.version_id}

@@ -63,10 +63,7 @@ class Pipeline:
         if isinstance(found, Outcome):
             return found
         # Both halves of a pair in one batch share one run (and one outcome).
-        return invocation.shared_run(
-            (created.ref.bucket, found.target.key, found.template.key),
-            lambda: self._run.run(found, invocation),
-        )
+        return invocation.shared_run(found.run_key, lambda: self._run.run(found, invocation))
 
     def on_prefix(
         self, bucket: str, prefix: str, invocation: Invocation, similarity: object | None = None

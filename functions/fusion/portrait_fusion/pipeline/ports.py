@@ -30,8 +30,8 @@ class Storage(Protocol):
     def fetch(self, ref: ObjectRef, max_bytes: int) -> StoredObject:
         """The object's head and (within `max_bytes`) its bytes."""
 
-    def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
-        """Store one object."""
+    def write(self, bucket: str, key: str, body: bytes, content_type: str) -> ObjectRef:
+        """Store one object; where it went, with the version the bucket gave it."""
 
 
 class FusionApi(Protocol):

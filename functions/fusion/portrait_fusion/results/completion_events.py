@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from portrait_fusion.aws.storage import ObjectRef
 from portrait_fusion.core.observability import count, logger
 
 SOURCE = "portrait-fusion"
@@ -60,10 +61,10 @@ class NoEvents:
         return False
 
 
-def completion_event(
-    document: dict[str, Any], document_bucket: str, document_key: str
-) -> CompletionEvent:
-    """The event for a stored result document (`document_key` is its result.json)."""
+def completion_event(document: dict[str, Any], stored: ObjectRef) -> CompletionEvent:
+    """The event for a stored result document; `stored` is where it went (its result.json,
+    and the version the write gave it: a later merge of the pair writes another version, and
+    the event must go on naming this document)."""
     error = document.get("error")
     if document["status"] == "succeeded":
         detail_type = DetailType.SUCCEEDED
@@ -77,11 +78,12 @@ def completion_event(
         "event_id": _event_id(detail_type, document),
         "pair_id": document["pair_id"],
         "status": document["status"],
-        "document": {"bucket": document_bucket, "key": document_key},
+        "document": {"bucket": stored.bucket, "key": stored.key, "version_id": stored.version_id},
         "result": (
             {
                 "bucket": result["bucket"],
                 "key": result["key"],
+                "version_id": result["version_id"],
                 "content_type": result["content_type"],
             }
             if result
