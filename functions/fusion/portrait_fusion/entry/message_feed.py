@@ -34,8 +34,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from portrait_fusion.api.call_slot import CallSlot
 from portrait_fusion.core.observability import count, logger
 from portrait_fusion.entry.visibility import QueueLimits
@@ -161,10 +159,10 @@ class MessageFeed:
         try:
             visibility = self._queue.limits(self._queue_arn).visibility_timeout_seconds
             record = self._queue.receive(self._queue_arn, min(visibility, math.ceil(seconds)))
-        except (ClientError, BotoCoreError) as exc:
+        except Exception as exc:  # a denied or failed pull must not fail the batch
             logger.warning(
                 "could not pull the queue's next message: the event source mapping delivers it",
-                extra={"queue": self._queue_arn, "reason": str(exc)},
+                extra={"queue": self._queue_arn, "reason": f"{type(exc).__name__}: {exc}"},
             )
             return None
         if record is not None:
@@ -175,9 +173,9 @@ class MessageFeed:
         assert self._queue is not None
         try:
             self._queue.delete(self._queue_arn, record["receiptHandle"])
-        except (ClientError, BotoCoreError) as exc:
+        except Exception as exc:
             # It comes back when its visibility ends, and is found done (no second call).
             logger.warning(
                 "could not delete a pulled message",
-                extra={"message_id": record.get("messageId"), "reason": str(exc)},
+                extra={"message_id": record.get("messageId"), "reason": f"{type(exc).__name__}"},
             )
