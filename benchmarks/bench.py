@@ -4,6 +4,7 @@
     python -m benchmarks.bench --quick    # every measurement, tiny: checks that it all runs
     python -m benchmarks.bench --reps 5   # more repetitions of every figure
     python -m benchmarks.bench --worst-inputs-only   # only the worst-input memory figure
+    python -m benchmarks.bench --by-feature   # only CPU per warm pair, one feature off at a time
 
 Every figure is measured `--reps` times (ours and the baseline alternating); the table
 prints the repetitions' median and spread. Writes `bench.json`, `bench.png`,
@@ -50,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="measure and print only the peak memory of the worst accepted inputs",
     )
+    parser.add_argument(
+        "--by-feature",
+        action="store_true",
+        help="measure and print only the CPU time of a warm pair with each feature off in turn",
+    )
     return parser
 
 
@@ -57,7 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the tables; write the JSON and the images."""
     args = _parser().parse_args(argv)
 
-    from benchmarks import profile_run, repetitions, report, runner, timeline, worst_inputs
+    from benchmarks import (
+        by_feature,
+        profile_run,
+        repetitions,
+        report,
+        runner,
+        timeline,
+        worst_inputs,
+    )
     from benchmarks.round_trips import table as round_trips_table
     from benchmarks.workload import running_bench
 
@@ -73,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.worst_inputs_only:
             peaks = worst_inputs.measure(bench, progress, quick=args.quick)
             print(report.table(worst_inputs.figures(peaks)))
+            return 0
+        if args.by_feature:
+            print(by_feature.table(by_feature.measure(bench, plan.warm_pairs, progress)))
             return 0
         measured = []
         for rep in range(reps):
