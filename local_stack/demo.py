@@ -192,7 +192,11 @@ def _run_pairs(
     """Upload every pair, wait for the documents and copy them and the results to ``out``."""
     s3: Any = stack.client("s3")
     _upload(s3, stack.input_bucket, function_env["INPUT_PREFIX"])
-    print(f"uploaded {2 * len(DEMO_PAIRS)} halves; waiting for the result documents", flush=True)
+    print(
+        f"uploaded {2 * len(DEMO_PAIRS)} halves; waiting for the result documents "
+        "(each with its time since the uploads)",
+        flush=True,
+    )
     documents = _wait_for_documents(
         s3, stack.output_bucket, function_env["OUTPUT_PREFIX"], timeout_s
     )
@@ -258,7 +262,7 @@ def _wait_for_documents(
             pending.discard(pair_id)
             code = (document["error"] or {}).get("code", "")
             elapsed = time.monotonic() - started
-            print(f"  {pair_id:<20} {document['status']:<10} {code:<34} {elapsed:5.1f} s")
+            print(f"  {pair_id:<20} {document['status']:<10} {code:<34} after {elapsed:4.1f} s")
         if pending:
             time.sleep(POLL_INTERVAL_S)
     for pair_id in sorted(pending):
