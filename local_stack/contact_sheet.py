@@ -125,7 +125,7 @@ def save_png(image: Image.Image, path: Path, *, max_bytes: int | None = None) ->
     palette, which suits these mostly flat sheets, and shrunk step by step until it fits.
     """
     if max_bytes is None:
-        image.save(path, "PNG", optimize=True)
+        image.save(path, "PNG")  # zlib's default level: optimize=True costs seconds per sheet
         return
     smaller = image
     while True:
