@@ -8,8 +8,9 @@
 4. Blend: Poisson blending (`cv2.seamlessClone`) keeps the target's features and takes
    the template's colours at the cut's edge, so there is no seam, no halo and no double
    outline.
-5. Similarity: the blended face is laid over the template's at an opacity of
-   `source_similarity`: 0 gives the template pixel for pixel, 1 the whole blended face.
+5. Similarity: the blended face is laid over the template's at an opacity that grows with
+   `source_similarity` (`opacity`): 0 gives the template pixel for pixel, 0.3 about half of
+   the target's face, 1 the whole blended face.
 
 Only the face's region is processed, and the Poisson solve runs on a copy at most
 `_POISSON_SIDE` px wide (its correction is smooth, so it scales back up losslessly in effect):
@@ -31,6 +32,7 @@ from local_stack.emulator.faces import Box, Face
 
 ResultFormat = Literal["JPEG", "PNG"]
 FloatImage = npt.NDArray[np.float32]
+Matrix = npt.NDArray[np.float64]
 
 DEFAULT_SIMILARITY = 0.5
 # The face ellipse in a Haar box, which spans forehead (or a hat's brim) to chin: a little
@@ -40,7 +42,7 @@ _ELLIPSE_AXES = (0.4, 0.44)
 _ELLIPSE_DROP = 0.06
 _FEATHER = 0.12  # the blend fades out over the ellipse's outer 12 %, hiding any residue
 _EYE_SCALE_RANGE = (0.6, 1.6)  # eyes' scale / boxes' scale; outside it, the eyes were wrong
-_OPACITY_EXPONENT = 0.6
+_OPACITY_EXPONENT = 0.6  # see `opacity`
 _POISSON_SIDE = 384
 _STD_RATIO_RANGE = (0.5, 2.0)  # keeps colour transfer sane on flat faces
 _STATS_SIDE = 256  # colour statistics are sampled on a grid about this many points wide
@@ -65,9 +67,6 @@ class _Ellipse:
     def radius(self, xs: FloatImage, ys: FloatImage) -> FloatImage:
         """The elliptic radius of each point: below 1 inside, 1 on the ellipse."""
         return np.sqrt(((xs - self.cx) / self.axis_x) ** 2 + ((ys - self.cy) / self.axis_y) ** 2)
-
-
-Matrix = npt.NDArray[np.float64]
 
 
 def placement(target: Face, template: Face) -> Matrix:
