@@ -339,7 +339,7 @@ def _close_up(result: Image.Image) -> tuple[contact_sheet.Panel, ...]:
     enlarged = crop.resize(
         (CLOSE_UP_SIDE, CLOSE_UP_SIDE * crop.height // crop.width), Image.Resampling.LANCZOS
     )
-    caption = f"{crop.width}x{crop.height} px of the result, around the face"
+    caption = f"{crop.width}x{crop.height} px around the face"
     return (contact_sheet.Panel("the face, enlarged", caption, enlarged),)
 
 
