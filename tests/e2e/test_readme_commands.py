@@ -5,7 +5,9 @@ new example is covered by default. Each runs from the repository root in `bash -
 with the environment a user's shell has (no PYTHONPATH, no venv activated) plus the `export`
 lines its local stack printed; it must exit 0 and print every `# => text` it documents. The
 only change made to a command: a line that starts a local stack gets free ports, since the
-README's 5000 and 8080 may be taken on a shared machine.
+README's 5000 and 8080 may be taken on a shared machine. The blocks meant for `make stack` run
+in one test, in the README's order, since later examples build on earlier ones (`my pair` is
+merged, then erased); a block that starts a stack of its own is a test of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,49 +106,62 @@ def start(command: str, folder: Path) -> Terminal:
     return terminal
 
 
-@pytest.fixture(scope="module")
-def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terminal]:
-    """The README's `make stack`: one stack for every block, in the README's order."""
-    terminal = start("make stack", tmp_path_factory.mktemp("make-stack"))
-    yield terminal
-    terminal.stop()
+def run(block: Block, exports: dict[str, str]) -> list[str]:
+    """Run one block in a user's shell; what went wrong, naming its README line (or nothing)."""
+    completed = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", block.script],
+        cwd=ROOT,
+        env=users_shell(**exports),
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_S,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    where = f"README line {block.line}"
+    if completed.returncode != 0:
+        return [f"{where} exited {completed.returncode}:\n{output}"]
+    missing = [text for text in block.expected if text not in output]
+    if missing:
+        return [f"{where} did not print {missing}:\n{output}"]
+    if "Traceback (most recent call last)" in output:
+        return [f"{where} printed a traceback:\n{output}"]
+    return []
 
 
 RUNNABLE = [block for block in readme_blocks() if block.runs]
+SHARED = [block for block in RUNNABLE if block.shares_the_stack]
+OWN = [block for block in RUNNABLE if not block.shares_the_stack]
 
 
-@pytest.mark.parametrize("block", RUNNABLE, ids=[block.label for block in RUNNABLE])
-def test_the_readme_block_runs_as_written(
-    block: Block, request: pytest.FixtureRequest, tmp_path: Path
+@pytest.mark.timeout(BLOCK_S * 3)
+def test_the_examples_on_make_stack_run_as_written_in_the_readmes_order(
+    tmp_path: Path,
 ) -> None:
-    # Given the stack the block's text runs against (the shared one, or one it starts itself)
-    own = None
-    if block.shares_the_stack:
-        exports = request.getfixturevalue("shared_stack").exports()
-    else:
-        assert block.server is not None
-        own = start(block.server, tmp_path)
-        exports = own.exports()
+    # Given the README's `make stack`, as a newcomer starts it before trying the examples
+    stack = start("make stack", tmp_path)
     try:
-        # When the block runs in a user's shell with the stack's exports
-        completed = subprocess.run(
-            ["bash", "-e", "-o", "pipefail", "-c", block.script],
-            cwd=ROOT,
-            env=users_shell(**exports),
-            capture_output=True,
-            text=True,
-            timeout=BLOCK_S,
-            check=False,
-        )
+        # When every block meant for it runs, top to bottom (later ones build on earlier ones)
+        failures = [failure for block in SHARED for failure in run(block, stack.exports())]
     finally:
-        if own is not None:
-            own.stop()
-    # Then every command succeeded, and it printed what the README says it prints
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, f"README line {block.line} failed:\n{output}"
-    missing = [text for text in block.expected if text not in output]
-    assert not missing, f"README line {block.line} did not print {missing}:\n{output}"
-    assert "Traceback (most recent call last)" not in output, output
+        stack.stop()
+    # Then each exited 0 and printed what the README says it prints
+    assert not failures, "\n\n".join(failures)
+    assert SHARED, "no README block runs on make stack"
+
+
+@pytest.mark.parametrize("block", OWN, ids=[block.label for block in OWN])
+def test_an_example_with_a_stack_of_its_own_runs_as_written(block: Block, tmp_path: Path) -> None:
+    # Given the stack its first line starts, as in a terminal of its own
+    assert block.server is not None
+    stack = start(block.server, tmp_path)
+    try:
+        # When the rest of the block runs with that stack's exports
+        failures = run(block, stack.exports())
+    finally:
+        stack.stop()
+    # Then it exited 0 and printed what the README says it prints
+    assert not failures, "\n\n".join(failures)
 
 
 def test_every_block_that_is_not_run_says_why() -> None:
