@@ -18,10 +18,8 @@ from local_stack.pair_api_server import PairApiServer
 from local_stack.post_policy import PostPolicyGate
 from ops.catalogue import add_template
 from pair_api.routes import build_resolver
-from pair_api.service import PairService
+from pair_api.service import build_service
 from pair_api.settings import PairApiSettings
-from pair_api.store import S3PairStore
-from portrait_fusion.aws.erasure import PairLocations, erase_pair
 
 PORTRAITS = Path(__file__).resolve().parent / "portraits"
 SEED_TEMPLATES = {"astronaut": "astronaut.png", "grace-hopper": "grace_hopper.jpg"}
@@ -51,13 +49,11 @@ def local_pair_api(stack: LocalStack, *, token: str, port: int = 0) -> Iterator[
     """
     secret = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
     with PostPolicyGate(stack.endpoint_url, secret_key=secret) as gate:
-        s3 = local_s3(stack.endpoint_url)
-        where = PairLocations.from_env(stack.pair_api_env)
-        dynamodb = local_client("dynamodb", stack.endpoint_url, stack.region)
-        service = PairService(
+        service = build_service(
             PairApiSettings.from_env(stack.pair_api_env),
-            S3PairStore(s3, upload_client=local_s3(gate.url)),
-            eraser=lambda pair_id: erase_pair(pair_id, where, s3=s3, dynamodb=dynamodb),
+            local_s3(stack.endpoint_url),
+            local_client("dynamodb", stack.endpoint_url, stack.region),
+            upload_s3=local_s3(gate.url),
         )
         resolver = build_resolver(lambda: service)
         with PairApiServer(resolver.resolve, token=token, port=port) as server:
