@@ -21,6 +21,7 @@ from moto.server import ThreadedMotoServer
 from local_stack.account import ACCOUNT_ID, REGION
 from local_stack.cfn import Template, TemplateError, is_true, to_text
 from local_stack.event_bus import subscribe_queue
+from local_stack.http_api import HttpApi, read_http_api
 from local_stack.request_log import RequestLog
 from local_stack.running import Stopping
 from local_stack.sweep import SweepFunction, sweep_function
@@ -155,6 +156,8 @@ class LocalStack:
     max_concurrency: int
     pair_api_env: dict[str, str]
     """PairApiFunction's environment, as the template declares it."""
+    pair_api_gateway: HttpApi
+    """The Pair API's routes and throttling, as the template declares them in JWT mode."""
     events_queue_url: str | None = None
     """Where the rule on EVENT_BUS_NAME delivers every pipeline event; None with no bus."""
     sweep: SweepFunction | None = None
@@ -255,6 +258,9 @@ def provision(
             name: to_text(value)
             for name, value in pair_api.get("Environment", {}).get("Variables", {}).items()
         },
+        pair_api_gateway=read_http_api(
+            template_path, overrides=overrides, stack_name=names_prefix, region=REGION
+        ),
     )
 
 
