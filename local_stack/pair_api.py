@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from botocore.config import Config
 
 from local_stack.aws import DUMMY_CREDENTIALS, LocalStack, local_client
@@ -41,10 +42,10 @@ def seed_catalogue(stack: LocalStack) -> list[str]:
 
 
 @contextlib.contextmanager
-def local_pair_api(stack: LocalStack, *, token: str, port: int = 0) -> Iterator[PairApiServer]:
-    """The Pair API over ``stack`` with the template's environment, serving until exit.
+def local_pair_routes(stack: LocalStack) -> Iterator[APIGatewayHttpResolver]:
+    """The Pair API's routes over ``stack`` with the template's environment, until exit.
 
-    Its presigned POSTs go through a :class:`~local_stack.post_policy.PostPolicyGate`, so
+    Their presigned POSTs go through a :class:`~local_stack.post_policy.PostPolicyGate`, so
     uploads are refused as S3 would refuse them.
     """
     secret = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
@@ -55,6 +56,14 @@ def local_pair_api(stack: LocalStack, *, token: str, port: int = 0) -> Iterator[
             local_client("dynamodb", stack.endpoint_url, stack.region),
             upload_s3=local_s3(gate.url),
         )
-        resolver = build_resolver(lambda: service)
-        with PairApiServer(resolver.resolve, token=token, port=port) as server:
-            yield server
+        yield build_resolver(lambda: service)
+
+
+@contextlib.contextmanager
+def local_pair_api(stack: LocalStack, *, token: str, port: int = 0) -> Iterator[PairApiServer]:
+    """The Pair API over ``stack`` (:func:`local_pair_routes`), serving until exit."""
+    with (
+        local_pair_routes(stack) as resolver,
+        PairApiServer(resolver.resolve, token=token, port=port) as server,
+    ):
+        yield server

@@ -160,7 +160,7 @@ class PairService:
         _check_pair_id(pair_id)
         pair = self._records.get(pair_id)
         if pair is None or pair.erased or pair.owner != owner:
-            raise UnknownPair(f"no pair {pair_id}")
+            raise UnknownPair("no such pair")
         return pair
 
     def _uploads(
