@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 import requests
-
-from local_stack.aws import LocalStack, MotoServer, aws_env
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from local_stack.aws import LocalStack, MotoServer, aws_env
 from local_stack.jwt_issuer import LocalIssuer
 from local_stack.pair_api import local_pair_api, local_pair_routes, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
@@ -28,7 +27,7 @@ from portrait_fusion.images.preflight import size_limit
 from tests import images
 from tests.conftest import assert_pair_view
 from tests.harness import provision_tier
-from tests.pair_api_calls import Caller, iam_authorizer
+from tests.pair_api_calls import Caller
 
 TOKEN = "integration-token"
 

@@ -104,15 +104,17 @@ def erase_pair(pair_id: str, where: PairLocations, *, s3: Any, dynamodb: Any) ->
     report.objects += _delete_versions(s3, where.output_bucket, outputs)
     # The index is eventually consistent; the Pair API's record is deleted by its key too.
     api_record = RECORD_PREFIX + pair_id
-    for record_id in [api_record, *_records_of(dynamodb, where.table, pair_id)]:
+    created_by_api = False
+    for record_id in dict.fromkeys([api_record, *_records_of(dynamodb, where.table, pair_id)]):
         answer = dynamodb.delete_item(
             TableName=where.table, Key={"id": {"S": record_id}}, ReturnValues="ALL_OLD"
         )
         old = answer.get("Attributes")
-        if old and record_id not in report.records:
+        if old:
             report.records.append(record_id)
-        if record_id == api_record and old and "owner" in old:
-            PairRecords(where.table, lambda: dynamodb).mark_erased(pair_id)
+            created_by_api = created_by_api or (record_id == api_record and "owner" in old)
+    if created_by_api:
+        PairRecords(where.table, lambda: dynamodb).mark_erased(pair_id)
     return report
 
 
