@@ -125,9 +125,12 @@ def test_one_erasure_costs_the_same_on_a_small_and_a_large_table(
 ) -> None:
     fill(stacks["small"], 10)
     fill(stacks["large"], LARGE_TABLE)
-    assert stacks["large"].client("dynamodb").describe_table(
-        TableName=stacks["large"].table_name
-    )["Table"]["ItemCount"] >= LARGE_TABLE
+    assert (
+        stacks["large"]
+        .client("dynamodb")
+        .describe_table(TableName=stacks["large"].table_name)["Table"]["ItemCount"]
+        >= LARGE_TABLE
+    )
     costs = {}
     for size, stack in stacks.items():
         requests, records = erasure_requests(stack, one_pair(stack))
