@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML: dev only, no stubs installed
 
 from pair_api import errors
 from pair_api.pair_request import (
@@ -44,8 +44,8 @@ def _error_codes() -> list[str]:
     return sorted(codes | {"ROUTE_NOT_FOUND"})
 
 
-def _subclasses(cls: type) -> list[type]:
-    found = []
+def _subclasses(cls: type[errors.PairApiError]) -> list[type[errors.PairApiError]]:
+    found: list[type[errors.PairApiError]] = []
     for sub in cls.__subclasses__():
         found += [sub, *_subclasses(sub)]
     return found
@@ -312,7 +312,8 @@ def document() -> dict[str, Any]:
 
 def rendered() -> str:
     """The document as committed."""
-    return yaml.safe_dump(document(), sort_keys=False, allow_unicode=True, width=100)
+    text: str = yaml.safe_dump(document(), sort_keys=False, allow_unicode=True, width=100)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

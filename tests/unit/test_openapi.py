@@ -40,8 +40,9 @@ def test_the_committed_document_is_current() -> None:
 def test_the_functions_routes_are_the_described_ones() -> None:
     app = build_resolver(lambda: None)  # type: ignore[arg-type, return-value]
     # Powertools keeps registered routes here; `<name>` is its path parameter syntax.
+    parameter, as_openapi = re.compile(r"<(\w+)>"), r"{\1}"
     registered = {
-        f"{route.method} {re.sub(r'<(\w+)>', r'{\1}', route.path)}"
+        route.method + " " + parameter.sub(as_openapi, route.path)
         for route in [*app._static_routes, *app._dynamic_routes]
     }
     assert registered == described_routes()
