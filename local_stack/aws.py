@@ -259,7 +259,7 @@ def provision(
             for name, value in pair_api.get("Environment", {}).get("Variables", {}).items()
         },
         pair_api_gateway=read_http_api(
-            template_path, overrides=overrides, stack_name=names_prefix, region=REGION
+            template.document, overrides=overrides, stack_name=names_prefix, region=REGION
         ),
     )
 

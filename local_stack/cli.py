@@ -5,7 +5,8 @@ Ctrl-C or SIGTERM. Once up, it prints ``export`` lines on stdout, so that anothe
 use the ordinary AWS CLI against the stack; logs go to stderr.
 
 ``python -m local_stack invoke EVENT`` runs the function once on an event file against the
-running stack (see :mod:`local_stack.invoke`).
+running stack (see :mod:`local_stack.invoke`); ``python -m local_stack token --subject NAME``
+prints a JWT the running stack's Pair API accepts, signed by its issuer.
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ from local_stack.aws import LocalStack, aws_env, local_client
 from local_stack.cfn import TemplateError
 from local_stack.emulator import Faults
 from local_stack.invoke import STATE_FILE, StackState, invoke, print_invocation
+from local_stack.jwt_issuer import JWKS_PATH, LocalIssuer
 from local_stack.stack import running_stack
 
 logger = logging.getLogger("local_stack")
 
 PORTRAITS = Path(__file__).resolve().parent / "portraits"
+# How long the token `up` prints stays valid: a working day of trying the API.
+READY_TOKEN_HOURS = 24
+READY_SUBJECT = "demo-user"
 # The pair `events/*.json` name: `incoming/demo pair/target.jpg` and `template.png`.
 DEMO_PAIR_FILES = {
     "target.jpg": PORTRAITS / "grace_hopper.jpg",
@@ -42,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "invoke":
             return print_invocation(invoke(args.event, StackState.load(args.state_file)))
+        if args.command == "token":
+            return print_token(args)
         return up(args)
     except (TemplateError, OSError) as exc:  # a refused override, a port in use, no stack
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
@@ -86,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     invoke_.add_argument("event", type=Path, help="e.g. events/ad-hoc-pair.json")
     invoke_.add_argument("--state-file", type=Path, default=STATE_FILE, help="what `up` wrote")
+    token_ = commands.add_parser(
+        "token", help="print a signed JWT for the running stack's Pair API (Bearer token)"
+    )
+    token_.add_argument("--subject", required=True, help="the sub claim: who the caller is")
+    token_.add_argument(
+        "--expires-in", type=int, default=3600, help="seconds until it expires; default: 3600"
+    )
+    token_.add_argument("--state-file", type=Path, default=STATE_FILE, help="what `up` wrote")
     return parser
 
 
@@ -116,7 +131,6 @@ def up(args: argparse.Namespace) -> int:
         handler=args.handler,
         log_file=args.log_file,
         sweep_interval_s=None if args.sweep_minutes is None else args.sweep_minutes * 60,
-        pair_api_token=secrets.token_urlsafe(24),
         pair_api_port=args.pair_api_port,
     ) as running:
         stack = running.stack
@@ -126,12 +140,15 @@ def up(args: argparse.Namespace) -> int:
             function_env=running.function_env | aws_env(stack.endpoint_url, stack.region),
             timeout_s=stack.function_timeout,
             memory_size_mb=stack.memory_size,
+            pair_api_issuer=None
+            if running.pair_api is None
+            else running.pair_api.issuer.to_state(),
         ).save(args.state_file)
         _print_exports(stack, running.function_env)
         if args.seed:
             seed_demo_pair(stack, running.function_env["INPUT_PREFIX"])
         if running.pair_api is not None:
-            _print_pair_api(running.pair_api.url, running.pair_api.token)
+            _print_pair_api(running.pair_api.url, running.pair_api.issuer)
         logger.info(
             "up: batch size %d, concurrency %d, visibility timeout %d s; Ctrl-C stops",
             stack.batch_size,
@@ -177,9 +194,27 @@ def _print_exports(stack: LocalStack, env: dict[str, str]) -> None:
     )
 
 
-def _print_pair_api(url: str, token: str) -> None:
+def print_token(args: argparse.Namespace) -> int:
+    """Print a token for ``args.subject`` from the running stack's issuer; the exit status."""
+    state = StackState.load(args.state_file)
+    if state.pair_api_issuer is None:
+        raise OSError(f"the stack that wrote {args.state_file} serves no Pair API")
+    issuer = LocalIssuer.from_state(state.pair_api_issuer)
+    print(issuer.mint(args.subject, expires_in=args.expires_in))
+    return 0
+
+
+def _print_pair_api(url: str, issuer: LocalIssuer) -> None:
+    token = issuer.mint(READY_SUBJECT, expires_in=READY_TOKEN_HOURS * 3600)
     print(f"export PAIR_API_URL={shlex.quote(url)}")
     print(f"export PAIR_API_TOKEN={shlex.quote(token)}")
+    print(
+        f"# PAIR_API_TOKEN: a JWT for sub={READY_SUBJECT}, valid {READY_TOKEN_HOURS} h;"
+        " another: python -m local_stack token --subject NAME"
+    )
+    print(
+        f"# issuer {issuer.issuer} (keys: {issuer.issuer}{JWKS_PATH}), audience {issuer.audience}"
+    )
     print('# the Pair API wants "Authorization: Bearer $PAIR_API_TOKEN" (JWT mode, locally), e.g.')
     print('#   curl -H "Authorization: Bearer $PAIR_API_TOKEN" $PAIR_API_URL/templates')
     print(f"# playground: {url}/playground/#token={token}", flush=True)

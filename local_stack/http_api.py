@@ -102,29 +102,30 @@ class HttpApi:
 
 
 def read_http_api(
-    template_path: str | Path,
+    template: str | Path | Mapping[str, Any],
     *,
     overrides: Mapping[str, str] | None = None,
     stack_name: str,
     region: str,
 ) -> HttpApi:
-    """The Pair API's routes and throttling as ``template_path`` declares them in JWT mode."""
-    template = Template.load(
-        template_path,
-        overrides={**(overrides or {}), **JWT_MODE},
-        stack_name=stack_name,
-        region=region,
+    """The Pair API's routes and throttling as ``template`` (a path, or the parsed document)
+    declares them in JWT mode."""
+    jwt_mode = {**(overrides or {}), **JWT_MODE}
+    resolved = (
+        Template(template, overrides=jwt_mode, stack_name=stack_name, region=region)
+        if isinstance(template, Mapping)
+        else Template.load(template, overrides=jwt_mode, stack_name=stack_name, region=region)
     )
-    resources: Mapping[str, Mapping[str, Any]] = template.document.get("Resources", {})
+    resources: Mapping[str, Mapping[str, Any]] = resolved.document.get("Resources", {})
     routes: list[Route] = []
     throttling = None
     for logical_id, resource in resources.items():
         if resource.get("Properties", {}).get("ApiId") != {"Ref": API_ID}:
             continue
         if resource["Type"] == "AWS::ApiGatewayV2::Route":
-            routes.append(_route(template, logical_id))
+            routes.append(_route(resolved, logical_id))
         elif resource["Type"] == "AWS::ApiGatewayV2::Stage":
-            throttling = _throttling(template, logical_id)
+            throttling = _throttling(resolved, logical_id)
     return HttpApi(tuple(routes), throttling)
 
 

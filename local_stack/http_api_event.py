@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from local_stack.account import ACCOUNT_ID
+from local_stack.http_api import RouteMatch
+from local_stack.jwt_issuer import authorizer_context
 
 API_ID = "localpairapi"
 
@@ -25,10 +27,16 @@ class HttpRequest:
     path: str
     query: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    """Repeated headers joined with commas, as API Gateway joins them."""
     body: bytes = b""
     host: str = "127.0.0.1"
-    claims: dict[str, str] | None = None
-    """JWT claims an authorizer validated (`requestContext.authorizer.jwt`), if any."""
+    """The API's own domain name (never the request's ``Host`` header, which the caller
+    chooses): the event's ``requestContext.domainName`` and its ``host`` header."""
+    claims: dict[str, Any] | None = None
+    """The claims of the token an authorizer verified (`requestContext.authorizer.jwt`)."""
+    scopes: list[str] | None = None
+    """The token's scopes, when the route names authorization scopes."""
+    source_ip: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -40,13 +48,17 @@ class HttpResponse:
     body: bytes
 
 
-def to_event(request: HttpRequest) -> dict[str, Any]:
-    """The payload format 2.0 event API Gateway would send for `request`."""
+def to_event(request: HttpRequest, route: RouteMatch | None = None) -> dict[str, Any]:
+    """The payload format 2.0 event API Gateway would send for ``request`` on ``route``
+    (``$default`` when None)."""
     headers = {name.lower(): value for name, value in request.headers.items()}
+    headers["host"] = request.host
+    cookies = headers.pop("cookie", None)
     text = _text(request.body, headers)
+    route_key = route.route.key if route is not None else "$default"
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": request.path,
         "rawQueryString": request.query,
         "headers": headers,
@@ -59,23 +71,27 @@ def to_event(request: HttpRequest) -> dict[str, Any]:
                 "method": request.method,
                 "path": request.path,
                 "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
+                "sourceIp": request.source_ip,
                 "userAgent": headers.get("user-agent", ""),
             },
             "requestId": uuid.uuid4().hex,
-            "routeKey": "$default",
+            "routeKey": route_key,
             "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
             "timeEpoch": int(time.time() * 1000),
         },
         "isBase64Encoded": text is None and bool(request.body),
     }
+    if cookies:
+        event["cookies"] = [cookie.strip() for cookie in cookies.split(";") if cookie.strip()]
     if request.query:
-        event["queryStringParameters"] = dict(parse_qsl(request.query, keep_blank_values=True))
+        event["queryStringParameters"] = _query_parameters(request.query)
+    if route is not None and route.parameters:
+        event["pathParameters"] = route.parameters
     if request.body:
         event["body"] = text if text is not None else base64.b64encode(request.body).decode()
     if request.claims is not None:
-        event["requestContext"]["authorizer"] = {"jwt": {"claims": request.claims, "scopes": None}}
+        event["requestContext"]["authorizer"] = authorizer_context(request.claims, request.scopes)
     return event
 
 
@@ -87,6 +103,14 @@ def from_result(result: dict[str, Any]) -> HttpResponse:
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers[str(name)] = ", ".join(str(v) for v in values)
     return HttpResponse(status=int(result.get("statusCode", 200)), headers=headers, body=data)
+
+
+def _query_parameters(query: str) -> dict[str, str]:
+    """Repeated names joined with commas, as API Gateway joins them."""
+    joined: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        joined.setdefault(name, []).append(value)
+    return {name: ",".join(values) for name, values in joined.items()}
 
 
 def _text(body: bytes, headers: dict[str, str]) -> str | None:

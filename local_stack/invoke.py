@@ -2,8 +2,9 @@
 
 ``python -m local_stack up`` writes what the function needs to reach the stack (its
 environment: endpoints, bucket, table and secret names; never the API key) to
-``STATE_FILE``. This command reads it, puts the stack's input bucket where the
-``events/`` files name the example bucket, and runs the function on the event in a fresh
+``STATE_FILE`` (with the local JWT issuer's signing key, for ``python -m local_stack
+token``). This command reads it, puts the stack's input bucket where the ``events/`` files
+name the example bucket, and runs the function on the event in a fresh
 execution environment, as Lambda's *Test* button would: the same table, so a pair the stack
 finished already is answered from its record, without a second paid call.
 """
@@ -33,12 +34,16 @@ class StackState:
     function_env: dict[str, str]
     timeout_s: float
     memory_size_mb: int
+    pair_api_issuer: dict[str, str] | None = None
+    """The local Pair API's issuer (:meth:`~local_stack.jwt_issuer.LocalIssuer.to_state`)."""
 
     def save(self, path: Path = STATE_FILE) -> None:
-        """Write the state (owner-readable only: it names local endpoints and credentials)."""
+        """Write the state, owner-readable only: it names local endpoints and credentials and
+        holds the issuer's signing key."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.__dict__, indent=2))
+        path.touch(mode=0o600)
         path.chmod(0o600)
+        path.write_text(json.dumps(self.__dict__, indent=2))
 
     @classmethod
     def load(cls, path: Path = STATE_FILE) -> StackState:

@@ -99,10 +99,11 @@ class JwtAuthorizer:
     def _verified_claims(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+        except jwt.PyJWTError:
             raise Unauthorized("the token is not a JWT") from None
         if header.get("alg") not in ALGORITHMS:
-            raise Unauthorized(f"signing method {header.get('alg')} is invalid")
+            # the description names no value from the token: it goes into a response header
+            raise Unauthorized("the token's signing method is not allowed")
         keys = [k for k in self._jwks().get("keys", []) if k.get("kid") == header.get("kid")]
         if not keys:
             raise Unauthorized("the token's kid matches no key of the issuer")

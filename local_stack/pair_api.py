@@ -60,10 +60,12 @@ def local_pair_routes(stack: LocalStack) -> Iterator[APIGatewayHttpResolver]:
 
 
 @contextlib.contextmanager
-def local_pair_api(stack: LocalStack, *, token: str, port: int = 0) -> Iterator[PairApiServer]:
-    """The Pair API over ``stack`` (:func:`local_pair_routes`), serving until exit."""
+def local_pair_api(stack: LocalStack, *, port: int = 0) -> Iterator[PairApiServer]:
+    """The Pair API over ``stack`` (:func:`local_pair_routes`) with the template's routes and
+    throttling, serving until exit; its :attr:`~PairApiServer.issuer` signs the tokens it
+    accepts."""
     with (
         local_pair_routes(stack) as resolver,
-        PairApiServer(resolver.resolve, token=token, port=port) as server,
+        PairApiServer(resolver.resolve, http_api=stack.pair_api_gateway, port=port) as server,
     ):
         yield server

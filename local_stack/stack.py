@@ -55,8 +55,7 @@ def running_stack(
     handler: str | None = None,
     log_file: Path | None = None,
     sweep_interval_s: float | None = None,
-    pair_api_token: str | None = None,
-    pair_api_port: int = 0,
+    pair_api_port: int | None = None,
 ) -> Iterator[RunningStack]:
     """Start moto, provision it from ``template``, start the API side and the mapping.
 
@@ -66,9 +65,9 @@ def running_stack(
     ``overrides`` are template parameter overrides; the other arguments are those of
     :func:`~local_stack.aws.provision` and :class:`~local_stack.esm.EventSourceMapping`;
     the partner-timeout sweep runs every ``sweep_interval_s`` seconds (default: the
-    template's PartnerSweepMinutes). With ``pair_api_token``, the Pair API is served on
-    127.0.0.1 (``pair_api_port``) with that bearer token and a catalogue seeded from the
-    bundled portraits.
+    template's PartnerSweepMinutes). With ``pair_api_port`` (0: any free port), the Pair API is
+    served on 127.0.0.1, its own JWT issuer, with a catalogue seeded from the bundled
+    portraits.
     Everything is stopped on exit, the mapping first so in-flight invocations can finish.
     """
     with contextlib.ExitStack() as running:
@@ -129,11 +128,9 @@ def running_stack(
                 )
             )
         pair_api = None
-        if pair_api_token is not None:
+        if pair_api_port is not None:
             seed_catalogue(stack)
-            pair_api = running.enter_context(
-                local_pair_api(stack, token=pair_api_token, port=pair_api_port)
-            )
+            pair_api = running.enter_context(local_pair_api(stack, port=pair_api_port))
         yield RunningStack(
             stack=stack,
             function_env=env,

@@ -1,19 +1,23 @@
 """The local stack end to end: moto provisioned from template.yaml, the HTTPS emulator, and
 the local event source mapping running the real handler in worker processes. Tests go
-through the front door only: upload to S3, wait for result.json, look at the queues."""
+through the front door only: upload to S3 or call the local Pair API with a signed token,
+wait for result.json, look at the queues."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from local_stack.aws import LocalStack, MotoServer
 from local_stack.emulator import FusionEmulator
 from local_stack.esm import EventSourceMapping
+from local_stack.jwt_issuer import LocalIssuer
+from local_stack.pair_api import local_pair_api, seed_catalogue
+from local_stack.pair_api_server import PairApiServer
 from tests.harness import Buckets, function_environment, provision_tier
 from tests.settling import emulator_idle, queue_depth
 
@@ -29,6 +33,43 @@ def stack(moto: MotoServer) -> LocalStack:
         visibility_timeout=VISIBILITY_TIMEOUT_S,
         MaxReceiveCount=str(MAX_RECEIVE_COUNT),
     )
+
+
+class TokenMinter(Protocol):
+    """Signs a JWT for ``subject``; times are seconds from now (negative: in the past)."""
+
+    def __call__(
+        self, subject: str, *, expires_in: float = 3600, not_before: float | None = None
+    ) -> str: ...
+
+
+@pytest.fixture(scope="module")
+def pair_api(stack: LocalStack) -> Iterator[PairApiServer]:
+    """The local Pair API over the e2e stack (catalogue seeded): routes, throttling and JWT
+    authorizer as the template declares them, and the issuer of the tokens it accepts."""
+    seed_catalogue(stack)
+    with local_pair_api(stack) as server:
+        yield server
+
+
+def _minter(issuer: LocalIssuer) -> TokenMinter:
+    def mint(subject: str, *, expires_in: float = 3600, not_before: float | None = None) -> str:
+        return issuer.mint(subject, expires_in=expires_in, not_before=not_before)
+
+    return mint
+
+
+@pytest.fixture
+def tokens(pair_api: PairApiServer) -> TokenMinter:
+    """Tokens the running Pair API accepts (while they are valid), for any subject."""
+    return _minter(pair_api.issuer)
+
+
+@pytest.fixture
+def forged_tokens(pair_api: PairApiServer) -> TokenMinter:
+    """Tokens that claim the Pair API's issuer, audience and key id but are signed with
+    another key: what an attacker can make. The Pair API must refuse every one."""
+    return _minter(pair_api.issuer.forger())
 
 
 class Queues:

@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 
 from local_stack.aws import LocalStack
 from local_stack.emulator import FusionEmulator
 from local_stack.esm import EventSourceMapping
-from local_stack.pair_api import local_pair_api, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
 from tests import images
-from tests.e2e.conftest import Queues, settle
-
-TOKEN = "e2e-token"
-
-
-@pytest.fixture(scope="module")
-def pair_api(stack: LocalStack) -> Iterator[PairApiServer]:
-    seed_catalogue(stack)
-    with local_pair_api(stack, token=TOKEN) as server:
-        yield server
+from tests.e2e.conftest import Queues, TokenMinter, settle
 
 
 class App:
     """What an app does with the Pair API: plain HTTP, no AWS credentials."""
 
-    def __init__(self, server: PairApiServer) -> None:
+    def __init__(self, server: PairApiServer, token: str) -> None:
         self.url = server.url
-        self.headers = {"Authorization": f"Bearer {TOKEN}"}
+        self.headers = {"Authorization": f"Bearer {token}"}
 
     def create(self, **request: Any) -> dict[str, Any]:
         answer = requests.post(f"{self.url}/pairs", json=request, headers=self.headers, timeout=10)
@@ -72,12 +60,13 @@ def upload(presigned: dict[str, Any], data: bytes, content_type: str) -> None:
 
 def test_a_pair_goes_from_waiting_to_succeeded_and_its_result_downloads(
     pair_api: PairApiServer,
+    tokens: TokenMinter,
     mapping: EventSourceMapping,
     emulator: FusionEmulator,
     queues: Queues,
     assert_valid_document: Any,
 ) -> None:
-    app = App(pair_api)
+    app = App(pair_api, tokens("app-user"))
     pair = app.create(source_similarity=0.6, correlation_id="app-order-1")
     assert app.status(pair["pair_id"])["status"] == "waiting"
     upload(pair["uploads"]["template"], images.as_png(), "image/png")
@@ -97,9 +86,13 @@ def test_a_pair_goes_from_waiting_to_succeeded_and_its_result_downloads(
 
 
 def test_pairs_on_one_catalogue_template_cost_one_call_each(
-    pair_api: PairApiServer, mapping: EventSourceMapping, emulator: FusionEmulator, queues: Queues
+    pair_api: PairApiServer,
+    tokens: TokenMinter,
+    mapping: EventSourceMapping,
+    emulator: FusionEmulator,
+    queues: Queues,
 ) -> None:
-    app = App(pair_api)
+    app = App(pair_api, tokens("app-user"))
     pairs = [app.create(template_id="astronaut") for _ in range(2)]
     assert [list(pair["uploads"]) for pair in pairs] == [["target"], ["target"]]
     # distinct faces: the emulator counts a repeated (target, template) merge as a duplicate
@@ -114,9 +107,13 @@ def test_pairs_on_one_catalogue_template_cost_one_call_each(
 
 
 def test_a_face_the_api_refuses_ends_failed_with_the_apis_code(
-    pair_api: PairApiServer, mapping: EventSourceMapping, emulator: FusionEmulator, queues: Queues
+    pair_api: PairApiServer,
+    tokens: TokenMinter,
+    mapping: EventSourceMapping,
+    emulator: FusionEmulator,
+    queues: Queues,
 ) -> None:
-    app = App(pair_api)
+    app = App(pair_api, tokens("app-user"))
     pair = app.create(template_id="grace-hopper")
     upload(pair["uploads"]["target"], images.gradient(), "image/jpeg")
     _, done = app.wait_until_done(pair["pair_id"])
@@ -126,12 +123,13 @@ def test_a_face_the_api_refuses_ends_failed_with_the_apis_code(
 
 def test_an_app_erases_a_finished_pair_with_delete(
     pair_api: PairApiServer,
+    tokens: TokenMinter,
     mapping: EventSourceMapping,
     stack: LocalStack,
     emulator: FusionEmulator,
     queues: Queues,
 ) -> None:
-    app = App(pair_api)
+    app = App(pair_api, tokens("app-user"))
     pair = app.create(template_id="astronaut", correlation_id="erase-me")
     upload(pair["uploads"]["target"], images.as_jpeg("grace_hopper.jpg"), "image/jpeg")
     _, done = app.wait_until_done(pair["pair_id"])

@@ -14,13 +14,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from local_stack.aws import LocalStack
 from local_stack.emulator import FusionEmulator
 from local_stack.esm import EventSourceMapping
-from local_stack.pair_api import local_pair_api, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
 from tests import images
-from tests.e2e.conftest import Queues, settle
+from tests.e2e.conftest import Queues, TokenMinter, settle
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -32,7 +30,6 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TOKEN = "browser-token"
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +42,10 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
-def pair_api(stack: LocalStack) -> Iterator[PairApiServer]:
-    seed_catalogue(stack)
-    with local_pair_api(stack, token=TOKEN) as server:
-        yield server
-
-
 def test_a_face_dropped_on_a_catalogue_scene_comes_back_merged(
     browser: Browser,
     pair_api: PairApiServer,
+    tokens: TokenMinter,
     mapping: EventSourceMapping,
     emulator: FusionEmulator,
     queues: Queues,
@@ -63,7 +54,8 @@ def test_a_face_dropped_on_a_catalogue_scene_comes_back_merged(
     face = tmp_path / "face.jpg"
     face.write_bytes(images.as_jpeg("grace_hopper.jpg"))
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    page.goto(f"{pair_api.url}/playground/#token={TOKEN}")
+    # the link `make stack` prints: the page takes the signed token from its fragment
+    page.goto(f"{pair_api.url}/playground/#token={tokens('browser-user')}")
 
     page.locator('#templates button[data-template-id="astronaut"]').click()
     page.set_input_files("#target", str(face))

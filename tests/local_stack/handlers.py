@@ -3,6 +3,7 @@
 Each message body says what to do (``ok``, ``fail``, ``raise``, ``exit``, ``bogus``,
 ``sleep:<s>``, ``sleep-once:<s>``); every call appends what it saw, as one JSON line, to
 the file named by ``$CALLS_FILE`` before acting, so a test sees calls that never return.
+:class:`Recorder` stands in for the Pair API function behind the local Pair API server.
 """
 
 import json
@@ -57,3 +58,19 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def _record(entry: dict[str, Any]) -> None:
     with Path(os.environ["CALLS_FILE"]).open("a", encoding="utf-8") as calls:
         calls.write(json.dumps(entry) + "\n")
+
+
+class Recorder:
+    """A Pair API function run in the server's process: keeps every event it is called with
+    and answers 200 with the event's route key."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.events.append(event)
+        return {
+            "statusCode": 200,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"routeKey": event["routeKey"]}),
+        }

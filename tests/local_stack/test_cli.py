@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import jwt
 import pytest
+import requests
 
 from local_stack.aws import local_client
 from tests.local_stack.support import HANDLER, eventually, read_calls
@@ -181,3 +183,83 @@ def test_invoke_without_a_running_stack_says_how_to_start_one(tmp_path: Path) ->
     )
     assert invoked.returncode == 1
     assert "start the local stack first (`make stack`)" in invoked.stderr
+
+
+def read_pair_api_lines(stdout: IO[str]) -> dict[str, str]:
+    """The exports `up` prints, through the Pair API's, and its playground link."""
+    printed = {}
+    for line in stdout:
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").strip().partition("=")
+            printed[name] = shlex.split(value)[0]
+        if line.startswith("# playground: "):
+            printed["playground"] = line.removeprefix("# playground: ").strip()
+            break
+    return printed
+
+
+def mint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m local_stack token ...`` as a user runs it, from ``cwd`` with no PYTHONPATH."""
+    return subprocess.run(
+        [sys.executable, "-m", "local_stack", "token", *args],
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_token_signs_for_the_running_stacks_pair_api(tmp_path: Path) -> None:
+    # Given the stack is up and has printed its Pair API and a ready token
+    state_file = tmp_path / "state.json"
+    process = run_cli("--state-file", str(state_file), stderr=tmp_path / "up.log")
+    try:
+        assert process.stdout is not None
+        printed = read_pair_api_lines(process.stdout)
+        url, ready = printed["PAIR_API_URL"], printed["PAIR_API_TOKEN"]
+        templates = f"{url}/templates"
+        assert requests.get(templates, headers=bearer(ready), timeout=10).status_code == 200
+        assert printed["playground"] == f"{url}/playground/#token={ready}"
+        ready_claims = jwt.decode(ready, options={"verify_signature": False})
+        assert (ready_claims["sub"], ready_claims["iss"]) == ("demo-user", url)
+        # When a user asks for a token for alice, from another folder
+        minted = mint(
+            "--subject",
+            "alice",
+            "--expires-in",
+            "120",
+            "--state-file",
+            str(state_file),
+            cwd=tmp_path,
+        )
+        assert minted.returncode == 0, minted.stderr
+        token = minted.stdout.strip()
+        # Then the running Pair API accepts it, for alice, for two minutes
+        assert requests.get(templates, headers=bearer(token), timeout=10).status_code == 200
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert (claims["sub"], claims["iss"], claims["exp"] - claims["iat"]) == ("alice", url, 120)
+        # And an expired one is refused as API Gateway refuses it
+        expired = mint(
+            "--subject", "alice", "--expires-in=-1", "--state-file", str(state_file), cwd=tmp_path
+        )
+        refused = requests.get(templates, headers=bearer(expired.stdout.strip()), timeout=10)
+        assert (refused.status_code, refused.json()) == (401, {"message": "Unauthorized"})
+        # and the signing key sits in a file only its owner can read
+        assert state_file.stat().st_mode & 0o777 == 0o600
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert not state_file.exists()
+
+
+def test_token_without_a_running_stack_says_how_to_start_one(tmp_path: Path) -> None:
+    minted = mint("--subject", "alice", "--state-file", str(tmp_path / "none.json"), cwd=ROOT)
+    assert minted.returncode == 1
+    assert "start the local stack first (`make stack`)" in minted.stderr
+    assert minted.stdout == ""
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -12,6 +12,8 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given
+from hypothesis import strategies as st
 
 from local_stack.jwt_authorizer import JwtAuthorizer, JwtConfiguration, Unauthorized
 from local_stack.jwt_issuer import LOCAL_AUDIENCE, LocalIssuer
@@ -139,7 +141,7 @@ def test_a_token_signed_with_another_key_is_refused(
 def test_alg_none_is_refused(authorizer: JwtAuthorizer, issuer: LocalIssuer) -> None:
     claims = jwt.decode(signed(issuer), options={"verify_signature": False})
     token = unsigned({"alg": "none", "typ": "JWT", "kid": issuer.kid}, claims) + "."
-    assert refusal(authorizer, token).description == "signing method none is invalid"
+    assert refusal(authorizer, token).description == "the token's signing method is not allowed"
 
 
 def test_hs256_signed_with_the_public_key_is_refused(
@@ -154,7 +156,7 @@ def test_hs256_signed_with_the_public_key_is_refused(
     mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     assert (
         refusal(authorizer, f"{signing_input}.{b64(mac)}").description
-        == "signing method HS256 is invalid"
+        == "the token's signing method is not allowed"
     )
 
 
@@ -192,3 +194,15 @@ def test_the_jwks_is_read_per_request_so_a_rotated_key_is_picked_up(issuer: Loca
     assert authorizer.authorize(signed(issuer))
     rotated = replace(issuer, kid="next")
     assert refusal(authorizer, signed(rotated)).status == 401
+
+
+@given(
+    identity=st.text()
+    | st.builds(lambda a, b, c: f"Bearer {a}.{b}.{c}", st.text(), st.text(), st.text())
+)
+def test_any_garbage_is_refused_with_a_401_and_nothing_else(identity: str) -> None:
+    authorizer = JwtAuthorizer(JwtConfiguration(ISSUER, (LOCAL_AUDIENCE,)), lambda: {"keys": []})
+    with pytest.raises(Unauthorized) as refused:
+        authorizer.authorize(identity)
+    assert refused.value.status == 401
+    assert "\r" not in refused.value.www_authenticate and "\n" not in refused.value.www_authenticate
