@@ -732,6 +732,7 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         "PairApiAuth": "IAM",
         "JwtIssuer": "",
         "JwtAudience": "",
+        "PairApiScopes": "",
         "PairApiThrottlingRateLimit": 10,
         "PairApiThrottlingBurstLimit": 20,
         "PairApiCorsOrigins": "",
