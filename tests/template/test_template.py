@@ -273,8 +273,17 @@ PAIR_API_GRANTS = [
         {"StringLike": {"s3:prefix": [sub("${InputPrefix}*"), sub("${CataloguePrefix}*")]}},
     ),
     allow(["s3:GetObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
-    # each pair's record (its owner) and the owners' call counters
-    allow(["dynamodb:GetItem", "dynamodb:PutItem"], getatt("IdempotencyTable")),
+    # each pair's record (its owner) and the owners' call counters, and nothing else
+    allow(
+        ["dynamodb:GetItem"],
+        getatt("IdempotencyTable"),
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["pair#*", "budget#*"]}},
+    ),
+    allow(
+        ["dynamodb:PutItem"],
+        getatt("IdempotencyTable"),
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["pair#*"]}},
+    ),
     # DELETE /pairs/{pair_id}: the erasure of one pair
     allow(
         ["s3:ListBucketVersions"],
