@@ -7,8 +7,9 @@ INPUT_PREFIX, OUTPUT_BUCKET, OUTPUT_PREFIX, IDEMPOTENCY_TABLE, PAIR_PATTERN, and
 AWS_ENDPOINT_URL for the local stack); with --stack it reads a deployed stack's outputs and
 parameters. It prints every object version and record it removed; a second run finds
 nothing and says so. Records are found by key and by one Query of the table's `by-pair`
-index, never a scan, so an erasure costs the same whatever the table holds. CloudWatch log lines (pair ids and keys, never images) are not
-touched: they expire with the log group's retention (LogRetentionDays).
+index, never a scan, so an erasure costs the same whatever the table holds. CloudWatch log
+lines (pair ids and keys, never images) are not touched: they expire with the log group's
+retention (LogRetentionDays).
 """
 
 from __future__ import annotations
