@@ -17,6 +17,7 @@ import pytest
 from local_stack.aws import LocalStack, MotoServer
 from portrait_fusion.aws.erasure import PairLocations, erase_pair
 from portrait_fusion.aws.pair_records import ApiPair, PairRecords
+from portrait_fusion.core.errors import StorageError
 from portrait_fusion.guards.idempotency import DynamoDBIdempotencyGuard
 from portrait_fusion.pairs.pair_index import INDEX_ATTRIBUTE, pair_ref
 from tests import images
@@ -146,3 +147,35 @@ def test_erasing_an_id_that_never_existed_costs_no_more(stacks: dict[str, LocalS
     assert records == []
     assert requests["Query"] == 1 and "Scan" not in requests
     assert sum(requests.values()) <= 5
+
+
+def test_a_record_from_before_the_index_is_never_merged_again(
+    stacks: dict[str, LocalStack],
+) -> None:
+    """Records written before `pair_ref` existed carry no digest: Powertools' validation
+    refuses them, and the guard says so instead of running the work (a second paid call)."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from portrait_fusion.guards import idempotency
+
+    stack = stacks["small"]
+    dynamodb = stack.client("dynamodb")
+    earlier = idempotent_function(
+        data_keyword_argument="key",
+        persistence_store=DynamoDBPersistenceLayer(
+            table_name=stack.table_name, boto3_client=dynamodb
+        ),
+        config=IdempotencyConfig(expires_after_seconds=600),
+    )(idempotency._call_work)
+    key = {"pair_id": uuid.uuid4().hex, "etag": "e"}
+    earlier(key=key, work=lambda: {"status": "succeeded"})
+    ran = []
+    guard = DynamoDBIdempotencyGuard(stack.table_name, dynamodb)
+    with pytest.raises(StorageError) as refused:
+        guard.run(key, lambda: ran.append(1) or {"status": "succeeded"})
+    assert refused.value.code == "IDEMPOTENCY_RECORD_OUTDATED"
+    assert ran == []

@@ -79,6 +79,7 @@ class DynamoDBIdempotencyGuard:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
             IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
         )
 
         attempt = _Attempt(work)
@@ -87,6 +88,14 @@ class DynamoDBIdempotencyGuard:
         except IdempotencyAlreadyInProgressError as exc:
             raise PairInProgressError(
                 "another invocation is processing this pair; it will be retried"
+            ) from exc
+        except IdempotencyValidationError as exc:
+            # A record written before records carried `pair_ref` (at most a week old): its
+            # document cannot be replayed, and the pair must not be merged (and billed) again.
+            raise StorageError(
+                "this pair version's idempotency record predates the by-pair index; it is "
+                "not merged again (the record expires within a week)",
+                code="IDEMPOTENCY_RECORD_OUTDATED",
             ) from exc
         except IdempotencyPersistenceLayerError as exc:
             raise StorageError(
