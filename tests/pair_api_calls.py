@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from local_stack.http_api_event import HttpRequest, from_result, to_event
 from local_stack.pair_api_server import LocalContext
+from tests.conftest import assert_pair_view
 
 
 def iam_authorizer(user_arn: str, account_id: str = "123456789012") -> dict[str, Any]:
@@ -71,4 +72,7 @@ class Caller:
         if self.authorizer is not None:
             event["requestContext"]["authorizer"] = self.authorizer
         response = from_result(self.resolver.resolve(event, LocalContext()))
-        return Answer(response.status, response.headers, response.body)
+        answer = Answer(response.status, response.headers, response.body)
+        if (method, answer.status_code) == ("GET", 200) and path.startswith("/pairs/"):
+            assert_pair_view(answer.json())  # every view the tests see keeps its schema
+        return answer

@@ -137,7 +137,10 @@ def call(store: FakeStore, records: FakeRecords, spent: dict[str, int]) -> Any:
             HttpRequest(method, path, headers=headers, body=data, host="api.test", claims=claims)
         )
         response = from_result(resolver.resolve(event, None))
-        return response.status, json.loads(response.body)
+        body = json.loads(response.body)
+        if (method, response.status) == ("GET", 200) and path.startswith("/pairs/"):
+            assert_pair_view(body)  # every view the tests see keeps its schema
+        return response.status, body
 
     return request
 
