@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portrait_fusion.aws.pair_records import ApiPair
 from portrait_fusion.aws.storage import ObjectRef
+from portrait_fusion.core.observability import metrics
 from portrait_fusion.pipeline.outcome import Status
 from tests.images import as_jpeg
 from tests.unit.pipeline.fakes import World, invocation, world
@@ -35,6 +36,7 @@ def test_an_api_pair_is_merged_once_whatever_is_uploaded_after() -> None:
     )
     assert len(w.api.calls) == 1
     assert w.storage.objects["out", f"results/{PAIR}/result.json"] == document
+    assert metrics.metric_set["UploadsAfterMerge"]["Value"] == [1.0]
 
 
 def test_a_redelivery_of_the_merged_version_replays_without_a_call() -> None:
@@ -65,6 +67,7 @@ def test_an_upload_to_an_erased_pair_is_removed_and_nothing_else_happens() -> No
     assert ("in", TARGET) not in w.storage.objects
     assert w.partners.halves == []  # no lone-half marker: no expiry document later
     assert w.storage.writes == [] and w.api.calls == []
+    assert metrics.metric_set["UploadsToErasedPairs"]["Value"] == [1.0]
 
 
 def test_the_owner_scopes_re_use_and_pays_for_the_call() -> None:
