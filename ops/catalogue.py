@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 from ops.exits import AWS_ERRORS, Exit, aws_problem, fail
+from pair_api.catalogue import entry_key
 from pair_api.pair_request import TEMPLATE_ID
 from portrait_fusion.core.errors import PreflightError
 from portrait_fusion.images.preflight import prepare
@@ -44,13 +45,14 @@ def add_template(s3: Any, bucket: str, prefix: str, template_id: str, data: byte
     Raises `PreflightError` (with the API's code) for an image the API would refuse and
     `ValueError` for an id the Pair API would not accept. An existing entry is replaced.
     """
-    if not TEMPLATE_ID.match(template_id):
+    if not TEMPLATE_ID.fullmatch(template_id):
         raise ValueError(
             f"template id {template_id!r} must be 1 to 64 lower-case letters, digits, '-' or '_'"
         )
     prepared = prepare(Role.TEMPLATE, data, auto_fit=False)
     info = prepared.info
-    key = f"{prefix}{template_id}.{info.format.extension}"
+    # the name carries what the catalogue shows: one listing reads it all
+    key = entry_key(prefix, template_id, info.width, info.height, info.format.extension)
     for stale in _entries_named(s3, bucket, prefix, template_id):
         if stale != key:  # one entry per id, whatever its format was before
             s3.delete_object(Bucket=bucket, Key=stale)

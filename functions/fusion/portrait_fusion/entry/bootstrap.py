@@ -17,12 +17,15 @@ from typing import Any, TypeVar
 from portrait_fusion.api.api_key import ApiKeyProvider
 from portrait_fusion.api.fusion_api import FusionApiClient, new_session
 from portrait_fusion.api.paid_calls import DynamoDBPaidCallMarks
+from portrait_fusion.aws.erasure import PairLocations, discard_inputs
+from portrait_fusion.aws.pair_records import PairRecords
 from portrait_fusion.aws.storage import S3Storage
 from portrait_fusion.core.settings import Settings
 from portrait_fusion.entry.entrypoints import EntryPoints
 from portrait_fusion.entry.hand_back import HandBack, SqsQueues
 from portrait_fusion.entry.visibility import VisibilityPolicy
 from portrait_fusion.entry.warm_up import WarmUp
+from portrait_fusion.guards.api_pairs import DynamoDBApiPairs
 from portrait_fusion.guards.call_budget import Clock, DynamoDBCallBudget, budgeted, utc_now
 from portrait_fusion.guards.idempotency import GuardedRun, IdempotencyGuard
 from portrait_fusion.guards.reuse import DynamoDBResultReuse
@@ -100,12 +103,17 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     dynamodb = _client("dynamodb")
     ttl = record_ttl_seconds(settings.result_retention_days)
     session = new_session()
-    if settings.daily_call_budget or settings.tenant_daily_call_budget:
+    if (
+        settings.daily_call_budget
+        or settings.tenant_daily_call_budget
+        or settings.owner_daily_call_budget
+    ):
         budget = DynamoDBCallBudget(
             settings.idempotency_table,
             dynamodb,
             daily_cap=settings.daily_call_budget,
             tenant_cap=settings.tenant_daily_call_budget,
+            owner_cap=settings.owner_daily_call_budget,
             clock=clock,
         )
         session = budgeted(session, settings.fusion_api_url, budget)
@@ -145,6 +153,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         reuse=reuse,
         events=completion_publisher(settings, events),
         pending=PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),
+        api_pairs=api_pairs(settings, dynamodb, s3),
     )
     batch = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sqs-message")
     resolver = KeyResolver(storage, pipeline.naming)
@@ -153,6 +162,25 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     clients = [dynamodb, secrets, *([events] if settings.event_bus_name else []), s3]
     warm_up = WarmUp(clients, keys, session, settings.fusion_api_url)
     return App(EntryPoints(pipeline, batch, resolver, hand_back), guard, warm_up)
+
+
+def api_pairs(
+    settings: Settings, dynamodb: Callable[[], Any], s3: Callable[[], Any]
+) -> DynamoDBApiPairs:
+    """The Pair API's pair records, and the removal of an erased pair's uploads."""
+
+    def discard(pair_id: str, bucket: str) -> list[str]:
+        where = PairLocations(
+            input_bucket=bucket,
+            output_bucket=settings.output_bucket,
+            table=settings.idempotency_table,
+            input_prefix=settings.input_prefix,
+            output_prefix=settings.output_prefix,
+            pair_pattern=settings.pair_pattern.pattern,
+        )
+        return discard_inputs(pair_id, where, s3=s3())
+
+    return DynamoDBApiPairs(PairRecords(settings.idempotency_table, dynamodb), discard)
 
 
 def completion_publisher(

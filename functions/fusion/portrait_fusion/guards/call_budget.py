@@ -4,8 +4,9 @@ A unit is reserved with one conditional DynamoDB update before each HTTP call to
 given back when the call was not billed (the API bills every HTTP 200 and nothing else). The
 reservation sits in the HTTP transport, so every attempt the client makes, retries and the
 replacement of an unusable answer included, is counted. Counters live in the idempotency
-table under their own ids (`budget#<day>`, `budget#<day>#tenant#<name>`) and expire two days
-after their day.
+table under their own ids (`budget#<day>`, `budget#<day>#tenant#<name>`,
+`budget#<day>#owner#<owner id>` for the owner of a Pair API pair) and expire two days after
+their day.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from portrait_fusion.core.errors import Disposition, FusionError, Stage, StorageError
 from portrait_fusion.core.observability import count, logger
+from portrait_fusion.guards.budget_counters import counter_id, owner_counter_id
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -51,11 +53,23 @@ class BudgetExhaustedError(FusionError):
     disposition = Disposition.HOLD
 
 
+@dataclass(frozen=True)
+class Payer:
+    """Who a paid call is for, beyond the stack: a tenant of PAIR_PATTERN, a Pair API owner."""
+
+    tenant: str | None = None
+    owner: str | None = None
+
+
+NO_PAYER = Payer()
+
+
 class CallBudget(Protocol):
     """Reserves one paid call and gives it back."""
 
-    def reserve(self, tenant: str | None) -> Reservation:
-        """Take one unit for today (and for `tenant`); raise `BudgetExhaustedError` if spent."""
+    def reserve(self, payer: Payer) -> Reservation:
+        """Take one unit for today (and for the payer's tenant and owner); raise
+        `BudgetExhaustedError` if one of them is spent."""
 
 
 class Reservation(Protocol):
@@ -74,15 +88,20 @@ class DynamoDBCallBudget:
     _: KW_ONLY
     daily_cap: int
     tenant_cap: int
+    owner_cap: int = 0
     clock: Clock = utc_now
 
-    def reserve(self, tenant: str | None) -> _Units:
+    def reserve(self, payer: Payer) -> _Units:
         now = self.clock()
         day = now.astimezone(UTC).date()
         units = _Units(self)
         scopes = [(counter_id(day), self.daily_cap, "all tenants")]
-        if tenant is not None:
-            scopes.append((counter_id(day, tenant), self.tenant_cap, f"tenant {tenant!r}"))
+        if payer.tenant is not None:
+            scopes.append(
+                (counter_id(day, payer.tenant), self.tenant_cap, f"tenant {payer.tenant!r}")
+            )
+        if payer.owner is not None:
+            scopes.append((owner_counter_id(day, payer.owner), self.owner_cap, "this owner"))
         for counter, cap, whose in scopes:
             if not cap:
                 continue
@@ -162,12 +181,6 @@ class _Units:
             self._budget.give_back(self.taken.pop())
 
 
-def counter_id(day: date, tenant: str | None = None) -> str:
-    """The table id of a day's counter (all tenants, or one)."""
-    base = f"budget#{day.isoformat()}"
-    return base if tenant is None else f"{base}#tenant#{tenant}"
-
-
 def tenant_of(pattern: re.Pattern[str], key: str) -> str | None:
     """The `tenant` group of PAIR_PATTERN in `key`, when the pattern has one."""
     if "tenant" not in pattern.groupindex:
@@ -176,17 +189,17 @@ def tenant_of(pattern: re.Pattern[str], key: str) -> str | None:
     return match.group("tenant") if match else None
 
 
-_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
+_payer: contextvars.ContextVar[Payer] = contextvars.ContextVar("payer", default=NO_PAYER)
 
 
 @contextlib.contextmanager
-def calls_for(tenant: str | None) -> Iterator[None]:
-    """API calls made in this block (on this thread) count against `tenant`'s budget too."""
-    token = _tenant.set(tenant)
+def calls_for(payer: Payer) -> Iterator[None]:
+    """API calls made in this block (on this thread) count against `payer`'s budgets too."""
+    token = _payer.set(payer)
     try:
         yield
     finally:
-        _tenant.reset(token)
+        _payer.reset(token)
 
 
 class BudgetedAdapter(requests.adapters.HTTPAdapter):
@@ -200,7 +213,7 @@ class BudgetedAdapter(requests.adapters.HTTPAdapter):
     def send(
         self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
     ) -> requests.Response:
-        reservation = self._budget.reserve(_tenant.get())
+        reservation = self._budget.reserve(_payer.get())
         try:
             response = super().send(request, *args, **kwargs)
         except BaseException:

@@ -18,14 +18,15 @@ from portrait_fusion.aws.storage import ObjectRef, StoredObject
 from portrait_fusion.core.errors import Disposition, FusionError
 from portrait_fusion.core.observability import count, count_failure, logger, measure
 from portrait_fusion.core.settings import Settings
-from portrait_fusion.guards.call_budget import calls_for, tenant_of
+from portrait_fusion.guards.api_pairs import ApiPairRegister
+from portrait_fusion.guards.call_budget import Payer, calls_for, tenant_of
 from portrait_fusion.guards.idempotency import IdempotencyGuard
 from portrait_fusion.guards.reuse import ResultReuse, fingerprint
 from portrait_fusion.images import preflight
 from portrait_fusion.pairs.correlation import correlation_id
 from portrait_fusion.pairs.similarity import resolve_similarity
 from portrait_fusion.pipeline.invocation import Invocation
-from portrait_fusion.pipeline.outcome import Outcome, PairRequest
+from portrait_fusion.pipeline.outcome import Outcome, PairRequest, Status
 from portrait_fusion.pipeline.outputs import OutputWriter
 from portrait_fusion.pipeline.pair_inputs import (
     Inputs,
@@ -54,6 +55,7 @@ class PairRun:
     executor: ThreadPoolExecutor
     outputs: OutputWriter
     reuse: ResultReuse | None
+    api_pairs: ApiPairRegister | None = None
 
     def run(self, request: PairRequest, invocation: Invocation) -> Outcome:
         """Process a complete pair; return its document, raise what should be retried."""
@@ -70,13 +72,19 @@ class PairRun:
         # work, as if it had run there.
         identity = idempotency_key(record)
         pair_key = pair_key_of(identity)
+        if not self._claimed(request, pair_key):
+            return Outcome(
+                Status.SKIPPED, request.pair_id, detail="the pair was merged from other uploads"
+            )
         self.api.read_ahead(pair_key)
         try:
             with self._in_background(
                 lambda: prepare_uploads(record, inputs, self.settings)
             ) as ready:
+                owner = request.api_pair.owner if request.api_pair else None
                 guarded = self.guard.run(
-                    identity, lambda: self._merge(record, ready.result, pair_key, invocation)
+                    identity,
+                    lambda: self._merge(record, ready.result, pair_key, invocation, owner),
                 )
         finally:
             for sending in record.sending:  # the completion event, sent beside the guard's write
@@ -110,15 +118,19 @@ class PairRun:
         prepared: Callable[[], Uploads],
         pair_key: str,
         invocation: Invocation,
+        owner: str | None,
     ) -> dict[str, Any]:
         """Take the preflight's verdict, call the API (or re-use an identical request's
         result), write the outputs: returns the document (either status). `pair_key` is
-        the pair version the paid-call bound counts against."""
+        the pair version the paid-call bound counts against; `owner` the Pair API owner the
+        call is for (None for a pair uploaded straight to the bucket)."""
         reuse_key, earlier = None, None
         try:
             uploads = prepared()
             if self.reuse is not None:  # the digest of both inputs is only needed for re-use
-                reuse_key = fingerprint(uploads.target, uploads.template, record.source_similarity)
+                reuse_key = fingerprint(
+                    uploads.target, uploads.template, record.source_similarity, self._scope(owner)
+                )
                 earlier = self.reuse.find(reuse_key)
             if earlier:
                 with timed(record, "output"):
@@ -129,8 +141,8 @@ class PairRun:
                     "identical request: result re-used", extra={"reused_from": earlier.pair_id}
                 )
                 return document
-            tenant = tenant_of(self.settings.pair_pattern, record.target.key)
-            with timed(record, "api"), calls_for(tenant):
+            payer = Payer(tenant_of(self.settings.pair_pattern, record.target.key), owner)
+            with timed(record, "api"), calls_for(payer):
                 request = MergeRequest(
                     uploads.target,
                     uploads.template,
@@ -164,6 +176,26 @@ class PairRun:
             "pair merged", extra={"result_key": document["result"]["key"], "api": record.api}
         )
         return document
+
+    def _claimed(self, request: PairRequest, pair_key: str) -> bool:
+        """Whether this version of the pair may run: any pair outside the Pair API; an API
+        pair only for the one version its record is claimed for (logged and counted when
+        not: the upload buys nothing)."""
+        if request.api_pair is None or self.api_pairs is None:
+            return True
+        if self.api_pairs.claim(request.pair_id, pair_key) is not None:
+            return True
+        count("UploadsAfterMerge")
+        logger.warning(
+            "upload to a pair already merged from other uploads (or erased): nothing run",
+            extra={"target": request.target.key, "template": request.template.key},
+        )
+        return False
+
+    def _scope(self, owner: str | None) -> str | None:
+        """The owner whose results a re-use may draw on (None: pairs without one, or every
+        pair when REUSE_ACROSS_OWNERS is set)."""
+        return None if self.settings.reuse_across_owners else owner
 
     def _fetch(self, ref: ObjectRef) -> StoredObject:
         return self.storage.fetch(ref, preflight.size_limit(auto_fit=self.settings.auto_fit))
