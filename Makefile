@@ -10,6 +10,8 @@ VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/functions/fusion:$(CURDIR)
+# The SAM CLI's notice about collecting telemetry is noise in every build and check: off.
+export SAM_CLI_TELEMETRY := 0
 # sam build looks for python3.13 on PATH
 PY313_DIR := $(dir $(PYENV_PY313))
 export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
@@ -49,8 +51,8 @@ browser:  ## Debian's chromium for the playground's browser test (only if missin
 demo: dev  ## the whole pipeline on bundled portraits, on the local stack (results in out/demo)
 	$(PY) -m local_stack.demo
 
-stack: dev  ## the local stack (moto + emulator + event source mapping) until Ctrl-C
-	$(PY) -m local_stack up --seed
+stack: dev  ## the local stack (moto + emulator + event source mapping) until Ctrl-C; STACK_ARGS for more options
+	$(PY) -m local_stack up --seed $(STACK_ARGS)
 
 invoke: dev  ## run the function on EVENT=events/<file> against the running `make stack`
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json" >&2; exit 2; }

@@ -155,7 +155,11 @@ class Template:
         if name == "AWS::NoValue":
             return NO_VALUE
         if name in self.parameters:
-            return self.parameters[name]
+            value = self.parameters[name]
+            declared = self.document.get("Parameters", {}).get(name, {})
+            if declared.get("Type") == "CommaDelimitedList":  # a list, as CloudFormation has it
+                return [item.strip() for item in value.split(",")] if value else []
+            return value
         if name in self._pseudo:
             return self._pseudo[name]
         return self._physical_resource(name, path).ref

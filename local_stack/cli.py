@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     up_.add_argument(
         "--partner-timeout-minutes",
         type=int,
-        help="minutes a lone half waits for its partner; default: the template's",
+        help="whole minutes (1 or more, as the template's PartnerTimeoutMinutes allows) a lone "
+        "half waits for its partner; default: the template's",
     )
     up_.add_argument(
         "--sweep-minutes",

@@ -39,7 +39,8 @@ _AFTER_UNDERSCORES = re.compile(r"[^_]*_+|[^_]+")
 
 @dataclass(frozen=True)
 class Panel:
-    """One column: a label above, a picture (or ``message`` lines) in the box, a caption below."""
+    """One column: a label above, a picture (or ``message`` lines) in the box, a caption below
+    (wrapped onto as many lines as it needs)."""
 
     label: str
     caption: str
@@ -72,7 +73,9 @@ def render(sheet: Sheet, panel_size: tuple[int, int] = SHEET_PANEL) -> Image.Ima
         *((line, body, _MUTED) for line in _wrap(sheet.story, body, text_width)),
         *((line, body, _TONES[sheet.tone]) for line in _wrap(sheet.status, body, text_width)),
     ]
-    label_h, caption_h = _height(body) + _LINE_GAP, _height(small) + _LINE_GAP
+    captions = [_wrap(panel.caption, small, box_w) for panel in sheet.panels]
+    label_h = _height(body) + _LINE_GAP
+    caption_h = max(len(lines) for lines in captions) * (_height(small) + _LINE_GAP)
     heading_h = sum(_height(font) + _LINE_GAP for _, font, _ in heading)
     panels_top = _MARGIN + heading_h + _GUTTER
     height = panels_top + label_h + box_h + caption_h + _MARGIN
@@ -82,7 +85,7 @@ def render(sheet: Sheet, panel_size: tuple[int, int] = SHEET_PANEL) -> Image.Ima
     for line, font, colour in heading:
         draw.text((_MARGIN, y), line, font=font, fill=colour)
         y += _height(font) + _LINE_GAP
-    for index, panel in enumerate(sheet.panels):
+    for index, (panel, caption) in enumerate(zip(sheet.panels, captions, strict=True)):
         x = _MARGIN + index * (box_w + _GUTTER)
         draw.text((x, panels_top), panel.label, font=body, fill=_INK)
         box = (x, panels_top + label_h, x + box_w, panels_top + label_h + box_h)
@@ -90,8 +93,10 @@ def render(sheet: Sheet, panel_size: tuple[int, int] = SHEET_PANEL) -> Image.Ima
             _draw_picture(canvas, panel.image, box)
         else:
             _draw_message(draw, panel.message, box, _TONES[sheet.tone], scale)
-        caption = _ellipsize(panel.caption, small, box_w)
-        draw.text((x, box[3] + _LINE_GAP // 2), caption, font=small, fill=_MUTED)
+        y = box[3] + _LINE_GAP // 2
+        for line in caption:  # wrapped, never cut off
+            draw.text((x, y), line, font=small, fill=_MUTED)
+            y += _height(small) + _LINE_GAP
     return canvas
 
 
@@ -120,7 +125,7 @@ def save_png(image: Image.Image, path: Path, *, max_bytes: int | None = None) ->
     palette, which suits these mostly flat sheets, and shrunk step by step until it fits.
     """
     if max_bytes is None:
-        image.save(path, "PNG", optimize=True)
+        image.save(path, "PNG")  # zlib's default level: optimize=True costs seconds per sheet
         return
     smaller = image
     while True:
@@ -206,11 +211,3 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
             else:
                 lines.append(piece)
     return lines
-
-
-def _ellipsize(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
-    if font.getlength(text) <= width:
-        return text
-    while text and font.getlength(text + "...") > width:
-        text = text[:-1]
-    return text.rstrip() + "..."

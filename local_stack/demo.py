@@ -30,10 +30,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from local_stack import contact_sheet, demo_events
+from local_stack import contact_sheet, demo_events, demo_status
 from local_stack.aws import LocalStack
 from local_stack.cfn import TemplateError
 from local_stack.demo_pairs import DEMO_PAIRS, DemoPair, Role
+from local_stack.emulator.faces import find_face
 from local_stack.stack import RunningStack, running_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,8 @@ DOCS_OVERVIEW = ROOT / "docs" / "demo-overview.png"
 DOCS_MAX_BYTES = 600_000
 API_KEY_VARIABLE = "AILAB_API_KEY"
 POLL_INTERVAL_S = 0.25
+CLOSE_UP_MARGIN = 1.6  # the close-up is this many times the face box's size, around it
+CLOSE_UP_SIDE = 600  # px: more than any panel shows, so the panel only ever shrinks it
 ROLES: tuple[Role, Role] = ("target", "template")
 
 
@@ -82,12 +85,6 @@ class DemoResult:
         # The function records latency_ms for results only; for a refusal, the api stage's
         # time is the nearest figure.
         return self.document["timings_ms"].get("api") if latency is None else latency
-
-    @property
-    def adjusted_inputs(self) -> list[tuple[str, Mapping[str, Any]]]:
-        """(role, adjustment) of each input AUTO_FIT changed before the call."""
-        inputs = (self.document or {}).get("inputs", {})
-        return [(role, info["adjusted"]) for role, info in inputs.items() if info.get("adjusted")]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -195,7 +192,11 @@ def _run_pairs(
     """Upload every pair, wait for the documents and copy them and the results to ``out``."""
     s3: Any = stack.client("s3")
     _upload(s3, stack.input_bucket, function_env["INPUT_PREFIX"])
-    print(f"uploaded {2 * len(DEMO_PAIRS)} halves; waiting for the result documents", flush=True)
+    print(
+        f"uploaded {2 * len(DEMO_PAIRS)} halves; waiting for the result documents "
+        "(each with its time since the uploads)",
+        flush=True,
+    )
     documents = _wait_for_documents(
         s3, stack.output_bucket, function_env["OUTPUT_PREFIX"], timeout_s
     )
@@ -261,7 +262,7 @@ def _wait_for_documents(
             pending.discard(pair_id)
             code = (document["error"] or {}).get("code", "")
             elapsed = time.monotonic() - started
-            print(f"  {pair_id:<20} {document['status']:<10} {code:<34} {elapsed:5.1f} s")
+            print(f"  {pair_id:<20} {document['status']:<10} {code:<34} after {elapsed:4.1f} s")
         if pending:
             time.sleep(POLL_INTERVAL_S)
     for pair_id in sorted(pending):
@@ -291,15 +292,19 @@ def _draw(
 
 def _sheet(outcome: DemoResult, timeout_s: float) -> contact_sheet.Sheet:
     pair = outcome.pair
+    # Each input as it was uploaded: a phone photo stored sideways shows sideways here.
     inputs = tuple(
-        contact_sheet.Panel(role, pair.image(role).label, pair.image(role).open()) for role in ROLES
+        contact_sheet.Panel(role, pair.image(role).label, pair.image(role).stored())
+        for role in ROLES
     )
     error = outcome.error
+    close_up: tuple[contact_sheet.Panel, ...] = ()
     if outcome.result_file is not None:
         with Image.open(outcome.result_file) as result:
             picture = result.convert("RGB")
         caption = f"{outcome.result_file.name}, {picture.width}x{picture.height}"
         result_panel = contact_sheet.Panel("result", caption, picture)
+        close_up = _close_up(picture)
     elif error is not None:
         result_panel = contact_sheet.Panel(
             "result",
@@ -310,29 +315,32 @@ def _sheet(outcome: DemoResult, timeout_s: float) -> contact_sheet.Sheet:
         result_panel = contact_sheet.Panel(
             "result", "no result image", message=("no result", f"none within {timeout_s:g} s")
         )
-    status = _status_line(outcome)
+    status = demo_status.status_line(outcome.document, pair.similarity)
     if not outcome.as_expected:
         status += f"; NOT as expected ({pair.expected.describe()})"
     tone: contact_sheet.Tone = (
         "good" if outcome.status == "succeeded" else "bad" if error else "neutral"
     )
-    return contact_sheet.Sheet(pair.pair_id, pair.story, status, tone, (*inputs, result_panel))
+    panels = (*inputs, result_panel, *close_up)
+    return contact_sheet.Sheet(pair.pair_id, pair.story, status, tone, panels)
 
 
-def _status_line(outcome: DemoResult) -> str:
-    similarity = outcome.pair.similarity
-    sent = "not sent" if similarity is None else str(similarity)
-    error = outcome.error
-    if outcome.document is None:
-        return "no result document"
-    if error is not None:
-        return f"failed at {error['stage']}: {error['code']} (source_similarity {sent})"
-    attempts = f"{outcome.attempts} API call" + ("" if outcome.attempts == 1 else "s")
-    adjusted = [
-        f"{role} auto-fitted to {adjustment['sent']['width']}x{adjustment['sent']['height']}"
-        for role, adjustment in outcome.adjusted_inputs
-    ]
-    return "; ".join([f"succeeded, source_similarity {sent}, {attempts}", *adjusted])
+def _close_up(result: Image.Image) -> tuple[contact_sheet.Panel, ...]:
+    """A panel with the result's face enlarged (in a thumbnail of a portrait, a face is a
+    few dozen pixels); none when no face is found in the result."""
+    face = find_face(result)
+    if face is None:
+        return ()
+    cx, cy = face.box.centre
+    half = CLOSE_UP_MARGIN * max(face.box.w, face.box.h) / 2
+    left, top = max(0, round(cx - half)), max(0, round(cy - half))
+    right, bottom = min(result.width, round(cx + half)), min(result.height, round(cy + half))
+    crop = result.crop((left, top, right, bottom))
+    enlarged = crop.resize(
+        (CLOSE_UP_SIDE, CLOSE_UP_SIDE * crop.height // crop.width), Image.Resampling.LANCZOS
+    )
+    caption = f"{crop.width}x{crop.height} px around the face"
+    return (contact_sheet.Panel("the face, enlarged", caption, enlarged),)
 
 
 def _print_summary(outcomes: Sequence[DemoResult]) -> None:
@@ -362,13 +370,8 @@ def _print_summary(outcomes: Sequence[DemoResult]) -> None:
         )
         print("  " + "  ".join(cells).rstrip())
     for outcome in outcomes:
-        for role, adjustment in outcome.adjusted_inputs:
-            original, sent = adjustment["original"], adjustment["sent"]
-            print(
-                f"  note: {outcome.pair.pair_id}: {role} {adjustment['action']}: "
-                f"{original['width']}x{original['height']}, {original['size']} bytes -> "
-                f"{sent['width']}x{sent['height']}, {sent['size']} bytes"
-            )
+        for role, adjusted in demo_status.adjusted_inputs(outcome.document):
+            print(f"  note: {outcome.pair.pair_id}: {demo_status.adjustment(role, adjusted)}")
 
 
 if __name__ == "__main__":  # the event source mapping's workers are spawned: keep this guard

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from botocore.config import Config
 
 from local_stack.aws import DUMMY_CREDENTIALS, LocalStack, local_client
@@ -18,10 +19,8 @@ from local_stack.pair_api_server import PairApiServer
 from local_stack.post_policy import PostPolicyGate
 from ops.catalogue import add_template
 from pair_api.routes import build_resolver
-from pair_api.service import PairService
+from pair_api.service import build_service
 from pair_api.settings import PairApiSettings
-from pair_api.store import S3PairStore
-from portrait_fusion.aws.erasure import PairLocations, erase_pair
 
 PORTRAITS = Path(__file__).resolve().parent / "portraits"
 SEED_TEMPLATES = {"astronaut": "astronaut.png", "grace-hopper": "grace_hopper.jpg"}
@@ -43,23 +42,30 @@ def seed_catalogue(stack: LocalStack) -> list[str]:
 
 
 @contextlib.contextmanager
-def local_pair_api(stack: LocalStack, *, port: int = 0) -> Iterator[PairApiServer]:
-    """The Pair API over ``stack`` with the template's environment, routes and throttling,
-    serving until exit; its :attr:`~PairApiServer.issuer` signs the tokens it accepts.
+def local_pair_routes(stack: LocalStack) -> Iterator[APIGatewayHttpResolver]:
+    """The Pair API's routes over ``stack`` with the template's environment, until exit.
 
-    Its presigned POSTs go through a :class:`~local_stack.post_policy.PostPolicyGate`, so
+    Their presigned POSTs go through a :class:`~local_stack.post_policy.PostPolicyGate`, so
     uploads are refused as S3 would refuse them.
     """
     secret = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
     with PostPolicyGate(stack.endpoint_url, secret_key=secret) as gate:
-        s3 = local_s3(stack.endpoint_url)
-        where = PairLocations.from_env(stack.pair_api_env)
-        dynamodb = local_client("dynamodb", stack.endpoint_url, stack.region)
-        service = PairService(
+        service = build_service(
             PairApiSettings.from_env(stack.pair_api_env),
-            S3PairStore(s3, upload_client=local_s3(gate.url)),
-            eraser=lambda pair_id: erase_pair(pair_id, where, s3=s3, dynamodb=dynamodb),
+            local_s3(stack.endpoint_url),
+            local_client("dynamodb", stack.endpoint_url, stack.region),
+            upload_s3=local_s3(gate.url),
         )
-        resolver = build_resolver(lambda: service)
-        with PairApiServer(resolver.resolve, http_api=stack.pair_api_gateway, port=port) as server:
-            yield server
+        yield build_resolver(lambda: service)
+
+
+@contextlib.contextmanager
+def local_pair_api(stack: LocalStack, *, port: int = 0) -> Iterator[PairApiServer]:
+    """The Pair API over ``stack`` (:func:`local_pair_routes`) with the template's routes and
+    throttling, serving until exit; its :attr:`~PairApiServer.issuer` signs the tokens it
+    accepts."""
+    with (
+        local_pair_routes(stack) as resolver,
+        PairApiServer(resolver.resolve, http_api=stack.pair_api_gateway, port=port) as server,
+    ):
+        yield server

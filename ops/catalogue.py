@@ -7,6 +7,9 @@ instead of failing every pair that uses it. Works against AWS and the local stac
 (AWS_ENDPOINT_URL).
 
     python -m ops.catalogue add --bucket INPUT_BUCKET [--prefix catalogue/] TEMPLATE_ID FILE
+
+Exit status: 0 added, 2 refused (the API's code says why), 1 the file or the bucket could not
+be used.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 import boto3
 
+from ops.exits import AWS_ERRORS, Exit, aws_problem, fail
+from pair_api.catalogue import entry_key
 from pair_api.pair_request import TEMPLATE_ID
 from portrait_fusion.core.errors import PreflightError
 from portrait_fusion.images.preflight import prepare
@@ -40,13 +45,14 @@ def add_template(s3: Any, bucket: str, prefix: str, template_id: str, data: byte
     Raises `PreflightError` (with the API's code) for an image the API would refuse and
     `ValueError` for an id the Pair API would not accept. An existing entry is replaced.
     """
-    if not TEMPLATE_ID.match(template_id):
+    if not TEMPLATE_ID.fullmatch(template_id):
         raise ValueError(
             f"template id {template_id!r} must be 1 to 64 lower-case letters, digits, '-' or '_'"
         )
     prepared = prepare(Role.TEMPLATE, data, auto_fit=False)
     info = prepared.info
-    key = f"{prefix}{template_id}.{info.format.extension}"
+    # the name carries what the catalogue shows: one listing reads it all
+    key = entry_key(prefix, template_id, info.width, info.height, info.format.extension)
     for stale in _entries_named(s3, bucket, prefix, template_id):
         if stale != key:  # one entry per id, whatever its format was before
             s3.delete_object(Bucket=bucket, Key=stale)
@@ -66,26 +72,31 @@ def _entries_named(s3: Any, bucket: str, prefix: str, template_id: str) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The command line; the exit status (2 for a refused template)."""
+    """The command line; the exit status (`ops.exits`: 2 for a refused template, 1 for a file
+    that cannot be read or a bucket that cannot be written)."""
     parser = argparse.ArgumentParser(prog="python -m ops.catalogue", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add", help="check a template and add it to the catalogue")
     add.add_argument("--bucket", required=True, help="the stack's InputBucketName")
     add.add_argument("--prefix", default="catalogue/", help="CataloguePrefix; default catalogue/")
-    add.add_argument("template_id")
-    add.add_argument("file", type=Path)
+    add.add_argument("template_id", help="the name apps pick it by, e.g. beach")
+    add.add_argument("file", type=Path, help="a JPEG, PNG or BMP file")
     args = parser.parse_args(argv)
     try:
-        added = add_template(
-            boto3.client("s3"), args.bucket, args.prefix, args.template_id, args.file.read_bytes()
-        )
-    except PreflightError as exc:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        return fail(parser.prog, f"cannot read {args.file}: {exc.strerror or exc}")
+    try:
+        added = add_template(boto3.client("s3"), args.bucket, args.prefix, args.template_id, data)
+    except (PreflightError, ValueError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:
-        parser.exit(2, f"refused: {exc}\n")
+        return Exit.REFUSED
+    except AWS_ERRORS as exc:
+        return fail(
+            parser.prog, f"cannot add to s3://{args.bucket}/{args.prefix}: {aws_problem(exc)}"
+        )
     print(f"added s3://{args.bucket}/{added.key} ({added.width}x{added.height})")
-    return 0
+    return Exit.DONE
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from typing import Any
 
 import boto3
 
+from ops.exits import AWS_ERRORS, Exit, aws_problem, fail
+
 
 def redrive(sqs: Any, dlq_url: str, queue_url: str, limit: int | None = None) -> int:
     """Move up to `limit` messages (all by default) from `dlq_url` to `queue_url`.
@@ -61,9 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.queue_url or not args.dlq_url:
         parser.error("give --queue-url and --dlq-url (or FUSION_QUEUE_URL and FUSION_DLQ_URL)")
-    moved = redrive(boto3.client("sqs"), args.dlq_url, args.queue_url, args.limit)
+    try:
+        moved = redrive(boto3.client("sqs"), args.dlq_url, args.queue_url, args.limit)
+    except AWS_ERRORS as exc:
+        return fail(parser.prog, f"cannot move messages: {aws_problem(exc)}")
     print(f"moved {moved} message(s) from the DLQ back to {args.queue_url}")
-    return 0
+    return Exit.DONE
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ async function watch(pairId) {
         $("download").href = described.result_url;
         $("download").hidden = false;
       } else {
-        const error = described.document.error || {};
+        const error = described.error || {};
         showStatus(described.status, `${error.code}: ${error.message}`);
       }
       return;

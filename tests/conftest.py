@@ -16,6 +16,7 @@ from tests.harness import API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schemas" / "result-document.schema.json"
+VIEW_SCHEMA_PATH = ROOT / "schemas" / "pair-view.schema.json"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -43,6 +44,15 @@ def assert_valid_document(result_schema: jsonschema.protocols.Validator) -> Any:
         return document
 
     return check
+
+
+def assert_pair_view(view: dict[str, Any]) -> dict[str, Any]:
+    """Validate a `GET /pairs/{pair_id}` answer against the published view schema."""
+    schema = json.loads(VIEW_SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = sorted(validator.iter_errors(view), key=str)
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+    return view
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from PIL import Image
 
 from local_stack.emulator import merge
 from local_stack.emulator.contract import Refusal
+from local_stack.emulator.faces import Face, find_face
 from local_stack.emulator.jpeg_comments import without_comments
 from local_stack.emulator.multipart import MalformedForm, parse_form
 from local_stack.emulator.validation import (
@@ -34,8 +35,8 @@ from local_stack.emulator.validation import (
 _CACHED_RESULTS = 8  # a 4095 px result is a few MB of base64: keep only a handful
 
 
-def _face(image: Image.Image, field: str) -> merge.Box:
-    face = merge.find_face(image)
+def _face(image: Image.Image, field: str) -> Face:
+    face = find_face(image)
     if face is None:
         raise Refusal("ERROR_NO_FACE_IN_FILE", f"no face found in {field}")
     return face

@@ -119,6 +119,15 @@ def test_every_pair_leaves_its_document_results_and_contact_sheet(
     assert 0 < demo.docs.stat().st_size <= DOCS_MAX_BYTES
 
 
+def visibly_different(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
+    """Whether some 16x16 block of two same-sized pictures differs clearly on average."""
+    assert a.shape == b.shape
+    difference = np.abs(a - b).mean(axis=2)
+    rows, columns = (side // BLOCK * BLOCK for side in difference.shape)
+    blocks = difference[:rows, :columns].reshape(rows // BLOCK, BLOCK, columns // BLOCK, BLOCK)
+    return bool(blocks.mean(axis=(1, 3)).max() > VISIBLE_BLOCK_DIFFERENCE)
+
+
 def test_the_two_similarities_give_visibly_different_results(demo: DemoRun) -> None:
     # The succeeded pairs that differ in nothing but source_similarity
     by_inputs: dict[tuple[bytes, bytes], dict[float, str]] = {}
@@ -128,11 +137,14 @@ def test_the_two_similarities_give_visibly_different_results(demo: DemoRun) -> N
             by_inputs.setdefault(inputs, {})[pair.similarity] = pair.pair_id
     (similarities,) = (group for group in by_inputs.values() if len(group) == 2)
     low, high = (result_pixels(demo.out / similarities[s]) for s in sorted(similarities))
-    assert low.shape == high.shape
-    difference = np.abs(low - high).mean(axis=2)
-    rows, columns = (side // BLOCK * BLOCK for side in difference.shape)
-    blocks = difference[:rows, :columns].reshape(rows // BLOCK, BLOCK, columns // BLOCK, BLOCK)
-    assert blocks.mean(axis=(1, 3)).max() > VISIBLE_BLOCK_DIFFERENCE
+    assert visibly_different(low, high)
+
+
+def test_the_oversized_and_the_phone_pair_do_not_look_alike(demo: DemoRun) -> None:
+    # Both put the astronaut onto Hopper's portrait; their results must still tell apart
+    oversized = result_pixels(demo.out / "oversized-target")
+    phone = result_pixels(demo.out / "phone-rotated-target")
+    assert visibly_different(oversized, phone)
 
 
 def result_pixels(folder: Path) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -156,6 +168,16 @@ def test_the_demo_prints_and_keeps_one_completion_event_per_pair(demo: DemoRun) 
         assert event["detail"]["status"] == document["status"]
         assert event["detail"]["correlation_id"] == document["correlation_id"] == f"demo-{pair_id}"
         assert event["detail"]["event_id"] in printed[pair_id]
+
+
+def test_the_notes_say_in_words_what_auto_fit_did(demo: DemoRun) -> None:
+    notes = [line for line in demo.completed.stdout.splitlines() if line.startswith("  note: ")]
+    assert notes == [
+        "  note: oversized-target: target shrunk from 4400x4400 to 4095x4095 px "
+        "(the API takes under 4096 px)",
+        "  note: phone-rotated-target: target stored sideways (EXIF orientation 6), turned upright",
+        "  note: heic-template: template converted from HEIF to JPEG",
+    ]
 
 
 def test_a_sideways_phone_jpeg_and_a_heic_template_are_merged_upright(demo: DemoRun) -> None:

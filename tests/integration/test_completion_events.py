@@ -224,6 +224,7 @@ def test_a_lone_half_expires_and_then_completes_when_its_partner_comes(
     assert expired["status"] == "failed"
     assert expired["error"]["code"] == "ERROR_PARTNER_MISSING"
     assert expired["error"]["stage"] == "pairing"
+    assert "did not arrive within 0.01 minutes of the target" in expired["error"]["message"]
     assert expired["correlation_id"] == "lonely-4711"
     (event,) = event_log.for_pair(pair_id)
     assert_valid_event(event)

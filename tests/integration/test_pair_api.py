@@ -1,4 +1,5 @@
-"""The Pair API over HTTP on the local server, against moto's S3 (no pipeline running here)."""
+"""The Pair API's real routes, called with API Gateway's events, against moto's S3 and
+DynamoDB (no pipeline running here); uploads go through S3's POST policy checks."""
 
 from __future__ import annotations
 
@@ -15,16 +16,18 @@ from typing import Any
 
 import pytest
 import requests
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from local_stack.aws import LocalStack, MotoServer, aws_env
-from local_stack.pair_api import local_pair_api, seed_catalogue
+from local_stack.jwt_issuer import LocalIssuer
+from local_stack.pair_api import local_pair_api, local_pair_routes, seed_catalogue
 from local_stack.pair_api_server import PairApiServer
 from ops import catalogue
 from portrait_fusion.images.preflight import size_limit
 from tests import images
+from tests.conftest import assert_pair_view
 from tests.harness import provision_tier
-
-SUBJECT = "integration-user"
+from tests.pair_api_calls import Caller
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +49,29 @@ def server(pair_stack: LocalStack) -> Iterator[PairApiServer]:
 
 
 @pytest.fixture(scope="module")
+def routes(pair_stack: LocalStack) -> Iterator[APIGatewayHttpResolver]:
+    with local_pair_routes(pair_stack) as resolver:
+        yield resolver
+
+
+@pytest.fixture(scope="module")
+def issuer() -> LocalIssuer:
+    return LocalIssuer.generate("https://issuer.example.test")
+
+
+@pytest.fixture(scope="module")
+def alice(routes: APIGatewayHttpResolver, issuer: LocalIssuer) -> Caller:
+    return Caller(routes, issuer.authorizer("alice"))
+
+
+@pytest.fixture(scope="module")
+def bob(routes: APIGatewayHttpResolver, issuer: LocalIssuer) -> Caller:
+    return Caller(routes, issuer.authorizer("bob"))
+
+
+@pytest.fixture(scope="module")
 def s3(pair_stack: LocalStack) -> Any:
     return pair_stack.client("s3")
-
-
-def call(server: PairApiServer, method: str, path: str, **kwargs: Any) -> requests.Response:
-    token = server.issuer.mint(SUBJECT)
-    headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
-    return requests.request(method, server.url + path, headers=headers, timeout=10, **kwargs)
 
 
 def upload(presigned: dict[str, Any], data: bytes, content_type: str) -> requests.Response:
@@ -69,24 +87,23 @@ def policy_of(presigned: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_created_pair_uploads_land_with_the_requested_metadata(
-    server: PairApiServer, pair_stack: LocalStack, s3: Any
+    alice: Caller, pair_stack: LocalStack, s3: Any
 ) -> None:
-    created = call(
-        server, "POST", "/pairs", json={"source_similarity": 0.7, "correlation_id": "order-42"}
-    )
+    created = alice("POST", "/pairs", json={"source_similarity": 0.7, "correlation_id": "order-42"})
     assert created.status_code == 201
     pair = created.json()
-    assert pair["status_url"] == f"{server.url}/pairs/{pair['pair_id']}"
-    assert call(server, "GET", f"/pairs/{pair['pair_id']}").json()["status"] == "waiting"
+    assert pair["status_url"] == f"https://{alice.host}/pairs/{pair['pair_id']}"
+    assert alice("GET", f"/pairs/{pair['pair_id']}").json()["status"] == "waiting"
     assert upload(pair["uploads"]["target"], images.as_jpeg(), "image/jpeg").status_code == 204
-    assert call(server, "GET", f"/pairs/{pair['pair_id']}").json()["status"] == "waiting"
+    assert alice("GET", f"/pairs/{pair['pair_id']}").json()["status"] == "waiting"
     assert upload(pair["uploads"]["template"], images.as_png(), "image/png").status_code == 204
-    described = call(server, "GET", f"/pairs/{pair['pair_id']}").json()
-    assert (described["status"], described["document"], described["result_url"]) == (
+    described = assert_pair_view(alice("GET", f"/pairs/{pair['pair_id']}").json())
+    assert (described["status"], described["result"], described["result_url"]) == (
         "processing",
         None,
         None,
     )
+    assert (described["source_similarity"], described["correlation_id"]) == (0.7, "order-42")
     head = s3.head_object(
         Bucket=pair_stack.input_bucket, Key=f"incoming/{pair['pair_id']}/target.jpg"
     )
@@ -94,9 +111,9 @@ def test_created_pair_uploads_land_with_the_requested_metadata(
 
 
 def test_each_upload_policy_names_one_key_a_size_range_an_image_type_and_the_metadata(
-    server: PairApiServer, pair_stack: LocalStack
+    alice: Caller, pair_stack: LocalStack
 ) -> None:
-    pair = call(server, "POST", "/pairs", json={"source_similarity": 0.3}).json()
+    pair = alice("POST", "/pairs", json={"source_similarity": 0.3}).json()
     for role in ("target", "template"):
         presigned = pair["uploads"][role]
         policy = policy_of(presigned)
@@ -112,13 +129,13 @@ def test_each_upload_policy_names_one_key_a_size_range_an_image_type_and_the_met
 
 
 def test_moto_itself_stores_what_the_policy_forbids_so_the_readme_says_so(
-    server: PairApiServer, pair_stack: LocalStack, s3: Any
+    alice: Caller, pair_stack: LocalStack, s3: Any
 ) -> None:
     """Straight to moto, a non-image upload is stored: moto checks no POST policy condition.
 
     If moto starts enforcing the policy, this fails, and the README's note must change.
     """
-    pair = call(server, "POST", "/pairs").json()
+    pair = alice("POST", "/pairs").json()
     straight_to_moto = {
         "url": f"{pair_stack.endpoint_url}/{pair_stack.input_bucket}",
         "fields": pair["uploads"]["target"]["fields"],
@@ -143,7 +160,7 @@ def test_moto_itself_stores_what_the_policy_forbids_so_the_readme_says_so(
     ],
 )
 def test_the_store_refuses_an_upload_outside_the_policy_and_stores_nothing(
-    server: PairApiServer,
+    alice: Caller,
     pair_stack: LocalStack,
     s3: Any,
     data: bytes,
@@ -151,7 +168,7 @@ def test_the_store_refuses_an_upload_outside_the_policy_and_stores_nothing(
     status: int,
     code: str,
 ) -> None:
-    pair = call(server, "POST", "/pairs").json()
+    pair = alice("POST", "/pairs").json()
     answer = upload(pair["uploads"]["target"], data, content_type)
     assert answer.status_code == status
     assert f"<Code>{code}</Code>" in answer.text
@@ -162,9 +179,9 @@ def test_the_store_refuses_an_upload_outside_the_policy_and_stores_nothing(
 
 
 def test_the_store_refuses_metadata_other_than_the_request_fixed(
-    server: PairApiServer, pair_stack: LocalStack
+    alice: Caller, pair_stack: LocalStack
 ) -> None:
-    presigned = call(server, "POST", "/pairs", json={"source_similarity": 0.2}).json()["uploads"]
+    presigned = alice("POST", "/pairs", json={"source_similarity": 0.2}).json()["uploads"]
     tampered = {
         "url": presigned["target"]["url"],
         "fields": {**presigned["target"]["fields"], "x-amz-meta-source-similarity": "1.0"},
@@ -180,25 +197,23 @@ def test_the_store_refuses_metadata_other_than_the_request_fixed(
 
 
 def test_a_catalogue_template_is_copied_server_side_and_only_the_target_is_presigned(
-    server: PairApiServer, pair_stack: LocalStack, s3: Any
+    alice: Caller, pair_stack: LocalStack, s3: Any
 ) -> None:
-    created = call(
-        server, "POST", "/pairs", json={"template_id": "astronaut", "correlation_id": "c-9"}
-    )
+    created = alice("POST", "/pairs", json={"template_id": "astronaut", "correlation_id": "c-9"})
     assert created.status_code == 201
     pair = created.json()
     assert list(pair["uploads"]) == ["target"]
     copied = s3.get_object(
         Bucket=pair_stack.input_bucket, Key=f"incoming/{pair['pair_id']}/template.png"
     )
-    original = s3.get_object(Bucket=pair_stack.input_bucket, Key="catalogue/astronaut.png")
+    original = s3.get_object(Bucket=pair_stack.input_bucket, Key="catalogue/astronaut.512x512.png")
     assert copied["Body"].read() == original["Body"].read()
     assert copied["Metadata"] == {"correlation-id": "c-9"}
-    assert call(server, "GET", f"/pairs/{pair['pair_id']}").json()["status"] == "waiting"
+    assert alice("GET", f"/pairs/{pair['pair_id']}").json()["status"] == "waiting"
 
 
-def test_templates_lists_the_seeded_catalogue_with_working_previews(server: PairApiServer) -> None:
-    listed = call(server, "GET", "/templates")
+def test_templates_lists_the_seeded_catalogue_with_working_previews(alice: Caller) -> None:
+    listed = alice("GET", "/templates")
     assert listed.status_code == 200
     entries = {entry["template_id"]: entry for entry in listed.json()}
     assert set(entries) >= {"astronaut", "grace-hopper"}
@@ -208,21 +223,25 @@ def test_templates_lists_the_seeded_catalogue_with_working_previews(server: Pair
 
 
 def test_a_failed_document_for_a_missing_partner_reads_as_expired(
-    server: PairApiServer, pair_stack: LocalStack, s3: Any
+    alice: Caller, pair_stack: LocalStack, s3: Any
 ) -> None:
-    pair_id = call(server, "POST", "/pairs").json()["pair_id"]
+    pair_id = alice("POST", "/pairs").json()["pair_id"]
     document = {"status": "failed", "error": {"code": "ERROR_PARTNER_MISSING", "message": "..."}}
     s3.put_object(
         Bucket=pair_stack.output_bucket,
         Key=f"results/{pair_id}/result.json",
         Body=json.dumps(document).encode(),
     )
-    described = call(server, "GET", f"/pairs/{pair_id}").json()
-    assert (described["status"], described["document"]) == ("expired", document)
+    described = assert_pair_view(alice("GET", f"/pairs/{pair_id}").json())
+    assert (described["status"], described["error"]) == (
+        "expired",
+        {"code": "ERROR_PARTNER_MISSING", "message": "..."},
+    )
 
 
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "status", "code"),
+    # (refusals with a body: the field at fault is named)
     [
         ("POST", "/pairs", {"json": {"similarity": 0.5}}, 400, "INVALID_REQUEST"),
         ("POST", "/pairs", {"json": {"source_similarity": 2}}, 400, "INVALID_REQUEST"),
@@ -246,9 +265,9 @@ def test_a_failed_document_for_a_missing_partner_reads_as_expired(
     ],
 )
 def test_every_refusal_is_a_json_error_naming_the_problem(
-    server: PairApiServer, method: str, path: str, kwargs: dict[str, Any], status: int, code: str
+    alice: Caller, method: str, path: str, kwargs: dict[str, Any], status: int, code: str
 ) -> None:
-    answer = call(server, method, path, **kwargs)
+    answer = alice(method, path, **kwargs)
     assert answer.status_code == status
     assert answer.json()["error"]["code"] == code
     assert answer.json()["error"]["message"]
@@ -296,15 +315,22 @@ def test_the_catalogue_command_refuses_what_the_api_would_refuse(
 
 
 def test_the_catalogue_command_adds_a_template_the_api_then_offers(
-    server: PairApiServer, pair_stack: LocalStack, tmp_path: Path, capsys: Any
+    routes: APIGatewayHttpResolver,
+    issuer: LocalIssuer,
+    pair_stack: LocalStack,
+    tmp_path: Path,
+    capsys: Any,
 ) -> None:
     file = tmp_path / "scene.jpg"
     file.write_bytes(images.as_jpeg("grace_hopper.jpg", size=(420, 500)))
     with shell_env(pair_stack):
         status = catalogue.main(["add", "--bucket", pair_stack.input_bucket, "harbour", str(file)])
     assert status == 0
-    assert "catalogue/harbour.jpg (420x500)" in capsys.readouterr().out
-    entries = {entry["template_id"]: entry for entry in call(server, "GET", "/templates").json()}
+    assert "catalogue/harbour.420x500.jpg (420x500)" in capsys.readouterr().out
+    # a new execution environment: the catalogue is cached in each for a few seconds
+    with local_pair_routes(pair_stack) as fresh:
+        listed = Caller(fresh, issuer.authorizer("alice"))("GET", "/templates").json()
+    entries = {entry["template_id"]: entry for entry in listed}
     assert (entries["harbour"]["width"], entries["harbour"]["height"]) == (420, 500)
 
 
@@ -321,20 +347,20 @@ def shell_env(stack: LocalStack) -> Iterator[None]:
 
 
 def test_delete_erases_every_version_of_the_pair_and_then_it_is_gone(
-    server: PairApiServer, pair_stack: LocalStack, s3: Any
+    alice: Caller, pair_stack: LocalStack, s3: Any
 ) -> None:
-    pair = call(server, "POST", "/pairs").json()
+    pair = alice("POST", "/pairs").json()
     for _ in range(2):  # two versions of the target
         assert upload(pair["uploads"]["target"], images.as_jpeg(), "image/jpeg").status_code == 204
-    erased = call(server, "DELETE", f"/pairs/{pair['pair_id']}")
-    # two target versions and the request record
+    erased = alice("DELETE", f"/pairs/{pair['pair_id']}")
+    # two target versions and the pair's record
     assert erased.status_code == 200
-    assert erased.json() == {"pair_id": pair["pair_id"], "erased": {"objects": 3, "records": 0}}
+    assert erased.json() == {"pair_id": pair["pair_id"], "erased": {"objects": 2, "records": 1}}
     for bucket, prefix in (
         (pair_stack.input_bucket, f"incoming/{pair['pair_id']}/"),
         (pair_stack.output_bucket, f"results/{pair['pair_id']}/"),
     ):
         listed = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
         assert not listed.get("Versions") and not listed.get("DeleteMarkers")
-    assert call(server, "GET", f"/pairs/{pair['pair_id']}").status_code == 404
-    assert call(server, "DELETE", f"/pairs/{pair['pair_id']}").status_code == 404
+    assert alice("GET", f"/pairs/{pair['pair_id']}").status_code == 404
+    assert alice("DELETE", f"/pairs/{pair['pair_id']}").status_code == 404

@@ -166,9 +166,9 @@ def test_erasure_removes_every_version_output_and_record_and_a_replay_finds_noth
     assert f"incoming/{pair_id}/target.jpg" in printed
     # And the pair next to it is untouched
     assert (buckets.document(neighbour) or {})["status"] == "succeeded"
-    # And a second run is harmless
-    assert erase.main([pair_id]) == 0
-    assert "nothing left to erase" in capsys.readouterr().out
+    # And a second run is harmless, and says there was nothing left (exit status 3)
+    assert erase.main([pair_id]) == 3
+    assert "nothing left to erase" in capsys.readouterr().err
     # And a replay of the pair finds nothing to merge and writes nothing
     with pytest.raises(InvalidEventError, match="exactly one pair"):
         reusing.invoke({"pair": f"s3://{stack.input_bucket}/incoming/{pair_id}/"})

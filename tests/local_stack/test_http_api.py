@@ -42,13 +42,26 @@ def test_authorization_scopes_declared_on_a_route_are_read(tmp_path: Path) -> No
     text = TEMPLATE.read_text(encoding="utf-8")
     route_key = "      RouteKey: DELETE /pairs/{pair_id}\n"
     assert route_key in text
+    # the route's own scopes in place of the PairApiScopes every route declares
+    declared = (
+        "      AuthorizationScopes: !If [HasPairApiScopes, !Ref PairApiScopes, !Ref AWS::NoValue]\n"
+    )
+    at = text.index(declared, text.index(route_key))
     scoped = tmp_path / "template.yaml"
     scoped.write_text(
-        text.replace(route_key, route_key + "      AuthorizationScopes: [pairs/erase]\n")
+        text[:at] + "      AuthorizationScopes: [pairs/erase]\n" + text[at + len(declared) :]
     )
     routes = {route.key: route for route in read(scoped).routes}
     assert routes["DELETE /pairs/{pair_id}"].scopes == ("pairs/erase",)
     assert routes["GET /pairs/{pair_id}"].scopes == ()
+
+
+def test_pair_api_scopes_apply_to_every_route() -> None:
+    scoped = read(PairApiScopes="portrait-fusion/pairs,portrait-fusion/admin").routes
+    assert {route.scopes for route in scoped} == {
+        ("portrait-fusion/pairs", "portrait-fusion/admin")
+    }
+    assert {route.scopes for route in read().routes} == {()}
 
 
 def test_a_route_the_local_stack_cannot_serve_is_refused(tmp_path: Path) -> None:

@@ -124,6 +124,15 @@ def test_the_idempotency_table_has_the_templates_key_and_ttl(
     table = dynamodb.describe_table(TableName=stack.table_name)["Table"]
     assert table["KeySchema"] == declared["KeySchema"]
     assert table["AttributeDefinitions"] == declared["AttributeDefinitions"]
+    indexes = {
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in table.get("GlobalSecondaryIndexes", [])
+    }
+    assert indexes == {
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in declared.get("GlobalSecondaryIndexes", [])
+    }
+    assert "by-pair" in indexes  # erasure queries it
     assert table["BillingModeSummary"]["BillingMode"] == declared["BillingMode"]
     ttl = dynamodb.describe_time_to_live(TableName=stack.table_name)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == declared["TimeToLiveSpecification"]["AttributeName"]

@@ -134,7 +134,9 @@ def test_function_environment_covers_every_configuration_variable(
         "AUTO_FIT": ref("AutoFit"),
         "DAILY_CALL_BUDGET": ref("DailyCallBudget"),
         "TENANT_DAILY_CALL_BUDGET": ref("TenantDailyCallBudget"),
+        "OWNER_DAILY_CALL_BUDGET": ref("OwnerDailyCallBudget"),
         "REUSE_IDENTICAL_RESULTS": ref("ReuseIdenticalResults"),
+        "REUSE_ACROSS_OWNERS": ref("ReuseAcrossOwners"),
         "RESULT_RETENTION_DAYS": ref("ResultRetentionDays"),
         "PULL_FROM_QUEUE": ref("PullFromQueue"),
         "POWERTOOLS_SERVICE_NAME": "portrait-fusion",
@@ -224,6 +226,13 @@ FUNCTION_GRANTS = [
         getatt("IdempotencyTable"),
     ),
     allow(["s3:PutObject"], sub("${OutputBucket.Arn}/partner-timeouts/*")),
+    # an upload to an erased Pair API pair (a re-posted form) is removed on arrival
+    allow(
+        ["s3:ListBucketVersions"],
+        getatt("InputBucket"),
+        {"StringLike": {"s3:prefix": sub("${InputPrefix}*")}},
+    ),
+    allow(["s3:DeleteObjectVersion"], sub("${InputBucket.Arn}/${InputPrefix}*")),
     allow(["events:PutEvents"], EVENT_BUS_ARN),
 ]
 
@@ -268,7 +277,17 @@ PAIR_API_GRANTS = [
     ),
     # the result URL is a presigned GET of the document's version of the result
     allow(["s3:GetObject", "s3:GetObjectVersion"], sub("${OutputBucket.Arn}/${OutputPrefix}*")),
-    allow(["s3:PutObject"], sub("${OutputBucket.Arn}/${OutputPrefix}*/request.json")),
+    # each pair's record (its owner) and the owners' call counters, and nothing else
+    allow(
+        ["dynamodb:GetItem"],
+        getatt("IdempotencyTable"),
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["pair#*", "budget#*"]}},
+    ),
+    allow(
+        ["dynamodb:PutItem"],
+        getatt("IdempotencyTable"),
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["pair#*"]}},
+    ),
     # DELETE /pairs/{pair_id}: the erasure of one pair
     allow(
         ["s3:ListBucketVersions"],
@@ -279,7 +298,9 @@ PAIR_API_GRANTS = [
         ["s3:DeleteObject", "s3:DeleteObjectVersion"],
         [sub("${InputBucket.Arn}/${InputPrefix}*"), sub("${OutputBucket.Arn}/${OutputPrefix}*")],
     ),
-    allow(["dynamodb:Scan", "dynamodb:DeleteItem"], getatt("IdempotencyTable")),
+    allow(["dynamodb:DeleteItem"], getatt("IdempotencyTable")),
+    # a pair's records by the by-pair index: never a Scan
+    allow(["dynamodb:Query"], sub("${IdempotencyTable.Arn}/index/by-pair")),
 ]
 
 # AWS offers no resource-level permissions for these, so "*" is the only possible resource.
@@ -588,7 +609,17 @@ def test_idempotency_table_is_on_demand_with_ttl(resources: dict[str, Any]) -> N
     """The Powertools idempotency layout: key `id`, TTL on `expiration`, billed per request."""
     properties = resources["IdempotencyTable"]["Properties"]
     assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert properties["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert properties["AttributeDefinitions"] == [
+        {"AttributeName": "id", "AttributeType": "S"},
+        {"AttributeName": "pair_ref", "AttributeType": "S"},
+    ]
+    assert properties["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "by-pair",
+            "KeySchema": [{"AttributeName": "pair_ref", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    ]
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
@@ -735,7 +766,9 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         "ResultRetentionDays": 30,
         "DailyCallBudget": 2000,
         "TenantDailyCallBudget": 0,
+        "OwnerDailyCallBudget": 50,
         "ReuseIdenticalResults": "true",
+        "ReuseAcrossOwners": "false",
         "LogRetentionDays": 30,
         "LogLevel": "INFO",
         "AlarmTopicArn": "",
@@ -750,6 +783,7 @@ def test_parameter_defaults(parameters: dict[str, Any]) -> None:
         "PairApiAuth": "IAM",
         "JwtIssuer": "",
         "JwtAudience": "",
+        "PairApiScopes": "",
         "PairApiThrottlingRateLimit": 10,
         "PairApiThrottlingBurstLimit": 20,
         "PairApiCorsOrigins": "",

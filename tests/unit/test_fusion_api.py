@@ -29,6 +29,7 @@ from portrait_fusion.core.errors import (
     TransientApiError,
 )
 from portrait_fusion.guards.call_budget import BudgetExhaustedError
+from portrait_fusion.pairs.payer import NO_PAYER, Payer
 from tests import images
 
 RESULT = images.as_jpeg(size=(300, 300))
@@ -340,9 +341,9 @@ def test_the_paid_call_bound_holds_across_deliveries_of_one_pair() -> None:
 
 
 def merge_pair(
-    api: FusionApiClient, pair_key: str, ahead: CallAhead | None = None, tenant: str | None = None
+    api: FusionApiClient, pair_key: str, ahead: CallAhead | None = None, payer: Payer = NO_PAYER
 ) -> Any:
-    request = MergeRequest(TARGET, TEMPLATE, None, pair_key=pair_key, tenant=tenant, ahead=ahead)
+    request = MergeRequest(TARGET, TEMPLATE, None, pair_key=pair_key, payer=payer, ahead=ahead)
     return api.merge(request, seconds_left=lambda: 100.0)
 
 
@@ -390,7 +391,7 @@ def test_a_read_ahead_is_what_the_merge_uses_instead_of_reading_again() -> None:
     marks = CountingMarks()
     with ThreadPoolExecutor(max_workers=2) as executor:
         api, keys = read_ahead_client(marks, executor)
-        ahead = api.read_ahead("pair-a", None)
+        ahead = api.read_ahead("pair-a", NO_PAYER)
         assert merge_pair(api, "pair-a", ahead).attempts == 1
         assert (marks.reads, keys.reads) == (["pair-a"], 1)
         # A pair nobody read ahead for is read when its merge starts.
@@ -402,10 +403,13 @@ def test_a_read_ahead_that_failed_fails_the_merge_with_its_error() -> None:
     unavailable = StorageError("paid-call marks unavailable", code="STORAGE_ERROR")
     with ThreadPoolExecutor(max_workers=2) as executor:
         api, _ = read_ahead_client(CountingMarks(unavailable), executor)
-        ahead = api.read_ahead("pair-a", None)
+        ahead = api.read_ahead("pair-a", NO_PAYER)
         with pytest.raises(StorageError) as caught:
             merge_pair(api, "pair-a", ahead)
     assert caught.value is unavailable
+
+
+ACME = Payer(tenant="acme", owner="alice")
 
 
 @dataclass
@@ -413,16 +417,16 @@ class Allowance:
     """A call budget that records what it reserves and gets back; `left` units in all."""
 
     left: int = 100
-    reserved: list[str | None] = field(default_factory=list)
+    reserved: list[Payer] = field(default_factory=list)
     given_back: int = 0
     reserving: threading.Event = field(default_factory=threading.Event)
 
-    def reserve(self, tenant: str | None) -> Any:
+    def reserve(self, payer: Payer) -> Any:
         self.reserving.set()
         if not self.left:
             raise BudgetExhaustedError("spent", retry_after=60)
         self.left -= 1
-        self.reserved.append(tenant)
+        self.reserved.append(payer)
         return self
 
     def give_back(self) -> None:
@@ -436,11 +440,11 @@ def test_the_first_call_spends_the_unit_reserved_ahead_and_retries_reserve_their
         api, _ = read_ahead_client(
             CountingMarks(), executor, [fail(500, "HTTP_500"), ok()], allowance
         )
-        ahead = api.read_ahead("pair-a", "acme")
-        assert merge_pair(api, "pair-a", ahead, tenant="acme").attempts == 2
+        ahead = api.read_ahead("pair-a", ACME)
+        assert merge_pair(api, "pair-a", ahead, ACME).attempts == 2
         ahead.close()  # taken by the merge: nothing left to give back
     # The 500 was not billed: its unit came back; the 200 keeps the retry's.
-    assert allowance.reserved == ["acme", "acme"]
+    assert allowance.reserved == [ACME, ACME]
     assert (allowance.given_back, allowance.left) == (1, 99)
 
 
@@ -448,7 +452,7 @@ def test_a_unit_reserved_ahead_for_a_merge_that_never_came_is_given_back() -> No
     allowance = Allowance()
     with ThreadPoolExecutor(max_workers=2) as executor:
         api, _ = read_ahead_client(CountingMarks(), executor, allowance=allowance)
-        api.read_ahead("pair-a", None).close()  # e.g. the pair was done already
+        api.read_ahead("pair-a", NO_PAYER).close()  # e.g. the pair was done already
     assert allowance.left == 100
 
 
@@ -456,7 +460,7 @@ def test_a_spent_budget_stops_the_merge_before_any_call() -> None:
     allowance = Allowance(left=0)
     with ThreadPoolExecutor(max_workers=2) as executor:
         api, _ = read_ahead_client(CountingMarks(), executor, [], allowance)
-        ahead = api.read_ahead("pair-a", None)
+        ahead = api.read_ahead("pair-a", NO_PAYER)
         with pytest.raises(BudgetExhaustedError):
             merge_pair(api, "pair-a", ahead)
         ahead.close()
@@ -473,4 +477,4 @@ def test_the_budget_is_reserved_while_another_call_holds_the_slot() -> None:
             assert allowance.reserving.wait(timeout=30)
             assert not merging.done()  # and this merge waits for the slot
         assert merging.result().attempts == 1
-    assert allowance.reserved == [None]
+    assert allowance.reserved == [NO_PAYER]

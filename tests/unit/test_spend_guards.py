@@ -27,7 +27,9 @@ def test_guards_default_to_a_2000_call_budget_reuse_on_and_30_days() -> None:
     settings = Settings.from_env(BASE)
     assert settings.daily_call_budget == 2000
     assert settings.tenant_daily_call_budget == 0
+    assert settings.owner_daily_call_budget == 50  # on by default
     assert settings.reuse_identical_results is True
+    assert settings.reuse_across_owners is False
     assert settings.result_retention_days == 30
 
 
@@ -56,6 +58,9 @@ def test_guard_variables_are_read() -> None:
         ("TENANT_DAILY_CALL_BUDGET", "2.5"),
         ("RESULT_RETENTION_DAYS", "4000"),
         ("REUSE_IDENTICAL_RESULTS", "maybe"),
+        ("OWNER_DAILY_CALL_BUDGET", "-3"),
+        ("OWNER_DAILY_CALL_BUDGET", "many"),
+        ("REUSE_ACROSS_OWNERS", "sometimes"),
     ],
 )
 def test_a_bad_guard_variable_is_named(name: str, value: str) -> None:
@@ -124,3 +129,14 @@ def test_an_erasure_report_says_when_nothing_was_left() -> None:
         "  object  s3://b/k (version 1)",
         "  record  reuse#ab",
     ]
+
+
+def test_a_fingerprint_is_scoped_to_its_owner() -> None:
+    target, template = (
+        Upload("t.jpg", b"face", "image/jpeg"),
+        Upload("s.jpg", b"scene", "image/jpeg"),
+    )
+    shared = fingerprint(target, template, 0.5)
+    alice = fingerprint(target, template, 0.5, "owner-a")
+    assert len({shared, alice, fingerprint(target, template, 0.5, "owner-b")}) == 3
+    assert alice == fingerprint(target, template, 0.5, "owner-a")

@@ -29,8 +29,13 @@ class InvalidRequest(PairApiError, status=400, code="INVALID_REQUEST"):
     """The request's body or path names something wrong (the message names the field)."""
 
 
+class Unauthenticated(PairApiError, status=401, code="UNAUTHENTICATED"):
+    """The request carries no caller identity (a route deployed without an authorizer)."""
+
+
 class UnknownPair(PairApiError, status=404, code="PAIR_NOT_FOUND"):
-    """No pair with this id was ever created (or it has been erased)."""
+    """No pair with this id was created by the caller (or it has been erased): a pair of
+    another owner answers exactly the same, so the answer tells nothing about it."""
 
 
 class BodyTooLarge(PairApiError, status=413, code="REQUEST_TOO_LARGE"):
@@ -39,6 +44,10 @@ class BodyTooLarge(PairApiError, status=413, code="REQUEST_TOO_LARGE"):
 
 class UnsupportedMediaType(PairApiError, status=415, code="UNSUPPORTED_MEDIA_TYPE"):
     """The request body is not JSON."""
+
+
+class BudgetSpent(PairApiError, status=429, code="DAILY_BUDGET_EXHAUSTED"):
+    """The caller's merges for today are spent: a new pair would wait for tomorrow."""
 
 
 class StoreUnavailable(PairApiError, status=500, code="STORAGE_ERROR"):

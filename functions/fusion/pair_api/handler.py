@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from pair_api.routes import build_resolver
-from pair_api.service import PairService
+from pair_api.service import PairService, build_service
 from pair_api.settings import PairApiSettings
-from pair_api.store import S3PairStore
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,17 +28,9 @@ def service() -> PairService:
     import boto3
     from botocore.config import Config
 
-    from portrait_fusion.aws.erasure import PairLocations, erase_pair
-
     # SigV4 everywhere: presigned URLs for KMS- or SSE-protected objects need it.
     client = boto3.client("s3", config=Config(signature_version="s3v4"))
-    where = PairLocations.from_env(os.environ)
-    dynamodb = boto3.client("dynamodb")
-    return PairService(
-        PairApiSettings.from_env(os.environ),
-        S3PairStore(client),
-        eraser=lambda pair_id: erase_pair(pair_id, where, s3=client, dynamodb=dynamodb),
-    )
+    return build_service(PairApiSettings.from_env(os.environ), client, boto3.client("dynamodb"))
 
 
 _resolver = build_resolver(service)

@@ -12,9 +12,12 @@ from pair_api.errors import BodyTooLarge, InvalidRequest, UnsupportedMediaType
 
 MAX_BODY_BYTES = 4096
 FIELDS = ("source_similarity", "correlation_id", "template_id")
-# S3 user metadata travels in HTTP headers: printable ASCII only.
-_CORRELATION_ID = re.compile(r"^[\x20-\x7e]{1,128}$")
-TEMPLATE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Matched whole (fullmatch): `$` would also match before a final newline.
+# S3 user metadata travels in HTTP headers: printable ASCII only, no control character.
+CORRELATION_ID = re.compile(r"[\x20-\x7e]{1,128}")
+TEMPLATE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+CORRELATION_ID_RULE = "1 to 128 printable ASCII characters"
+TEMPLATE_ID_RULE = "1 to 64 lower-case letters, digits, '-' or '_'"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ def parse_new_pair(body: str | None, content_type: str | None) -> NewPair:
         fields = json.loads(body)
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc.msg}") from exc
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise InvalidRequest(f"the request body cannot be read: {exc}") from exc
     if not isinstance(fields, dict):
         raise InvalidRequest("the request body must be a JSON object")
     unknown = sorted(set(fields) - set(FIELDS))
@@ -50,34 +55,31 @@ def parse_new_pair(body: str | None, content_type: str | None) -> NewPair:
         )
     return NewPair(
         source_similarity=_similarity(fields.get("source_similarity")),
-        correlation_id=_text(fields.get("correlation_id"), "correlation_id", _CORRELATION_ID),
-        template_id=_text(fields.get("template_id"), "template_id", TEMPLATE_ID),
+        correlation_id=_text(
+            fields.get("correlation_id"), "correlation_id", CORRELATION_ID, CORRELATION_ID_RULE
+        ),
+        template_id=_text(fields.get("template_id"), "template_id", TEMPLATE_ID, TEMPLATE_ID_RULE),
     )
 
 
 def _similarity(value: Any) -> float | None:
     if value is None:
         return None
+    refusal = InvalidRequest(
+        "source_similarity must be a number in [0, 1]", field="source_similarity"
+    )
     # bool is an int in Python, but `true` is no similarity
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidRequest(
-            "source_similarity must be a number in [0, 1]", field="source_similarity"
-        )
-    if not 0.0 <= value <= 1.0:
-        raise InvalidRequest(
-            f"source_similarity must be in [0, 1], got {value}", field="source_similarity"
-        )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise refusal
+    # Compared before any float conversion: a 310-digit integer has no float.
+    if (isinstance(value, float) and not math.isfinite(value)) or not 0 <= value <= 1:
+        raise refusal
     return float(value)
 
 
-def _text(value: Any, name: str, shape: re.Pattern[str]) -> str | None:
+def _text(value: Any, name: str, shape: re.Pattern[str], rule: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not shape.match(value):
-        rule = (
-            "1 to 128 printable ASCII characters"
-            if name == "correlation_id"
-            else "1 to 64 lower-case letters, digits, '-' or '_'"
-        )
+    if not isinstance(value, str) or shape.fullmatch(value) is None:
         raise InvalidRequest(f"{name} must be {rule}", field=name)
     return value

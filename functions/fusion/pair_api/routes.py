@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
-from pair_api.errors import PairApiError
+from pair_api.errors import PairApiError, StoreUnavailable
+from pair_api.owner import owner_of
 from pair_api.pair_request import parse_new_pair
 from pair_api.service import PairService
+from portrait_fusion.core.errors import StorageError
 
 
 def error_response(status: int, code: str, message: str) -> Response[str]:
@@ -25,11 +27,15 @@ def build_resolver(service: Callable[[], PairService]) -> APIGatewayHttpResolver
     """The API's routes over the service that `service()` returns (built on first use)."""
     app = APIGatewayHttpResolver()
 
+    def owner() -> str:
+        return owner_of(app.current_event.raw_event.get("requestContext") or {})
+
     @app.post("/pairs")
     def create_pair() -> Response[str]:
         event = app.current_event
+        caller = owner()
         request = parse_new_pair(event.body, event.headers.get("content-type"))
-        created = service().create_pair(request)
+        created = service().create_pair(request, caller)
         scheme = event.headers.get("x-forwarded-proto", "https")
         created["status_url"] = (
             f"{scheme}://{event.request_context.domain_name}/pairs/{created['pair_id']}"
@@ -38,21 +44,27 @@ def build_resolver(service: Callable[[], PairService]) -> APIGatewayHttpResolver
 
     @app.get("/pairs/<pair_id>")
     def describe_pair(pair_id: str) -> Response[str]:
-        described = service().describe_pair(pair_id)
+        described = service().describe_pair(pair_id, owner())
         return Response(200, content_types.APPLICATION_JSON, json.dumps(described))
 
     @app.delete("/pairs/<pair_id>")
     def erase_pair(pair_id: str) -> Response[str]:
-        erased = service().erase_pair(pair_id)
+        erased = service().erase_pair(pair_id, owner())
         return Response(200, content_types.APPLICATION_JSON, json.dumps(erased))
 
     @app.get("/templates")
     def list_templates() -> Response[str]:
+        owner()  # signed-in callers only, as every route
         return Response(200, content_types.APPLICATION_JSON, json.dumps(service().list_templates()))
 
     @app.exception_handler(PairApiError)  # type: ignore[untyped-decorator]
     def refuse(error: PairApiError) -> Response[str]:
         return error_response(error.status, error.code, error.message)
+
+    @app.exception_handler(StorageError)  # type: ignore[untyped-decorator]
+    def unavailable(error: StorageError) -> Response[str]:
+        refused = StoreUnavailable(error.message)
+        return error_response(refused.status, refused.code, refused.message)
 
     @app.not_found
     def no_route(_: Exception) -> Response[str]:

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from portrait_fusion.api.call_ahead import CallAhead
 from portrait_fusion.api.call_slot import CallSlot
 from portrait_fusion.api.fusion_api import FusionResult, MergeRequest
+from portrait_fusion.aws.pair_records import ApiPair
 from portrait_fusion.aws.storage import ObjectHead, ObjectRef, StoredObject
 from portrait_fusion.core.errors import FusionError, PairingError, StorageError
 from portrait_fusion.guards.idempotency import GuardedRun
 from portrait_fusion.guards.reuse import EarlierResult
 from portrait_fusion.images.preflight import read_header
 from portrait_fusion.pairs.pairing import Half
+from portrait_fusion.pairs.payer import Payer
 from portrait_fusion.pipeline.invocation import Invocation
 from portrait_fusion.results.completion_events import CompletionEvent
 from portrait_fusion.results.result_document import FunctionInfo
@@ -78,8 +80,8 @@ class FakeApi:
     slot: CallSlot | None = None
     during_call: Callable[[], None] = lambda: None
 
-    def read_ahead(self, pair_key: str, tenant: str | None) -> CallAhead:
-        del tenant
+    def read_ahead(self, pair_key: str, payer: Payer) -> CallAhead:
+        del payer
         self.read_aheads.append(pair_key)
         return CallAhead()
 
@@ -166,6 +168,32 @@ class PartnerLog:
         self.halves.append(half)
 
 
+@dataclass
+class MemoryApiPairs:
+    """Pair records by id, claimed as the table's conditional update would."""
+
+    storage: MemoryStorage
+    pairs: dict[str, ApiPair] = field(default_factory=dict)
+    discarded: list[str] = field(default_factory=list)
+
+    def get(self, pair_id: str) -> ApiPair | None:
+        return self.pairs.get(pair_id)
+
+    def claim(self, pair_id: str, version: str) -> ApiPair | None:
+        pair = self.pairs.get(pair_id)
+        if pair is None or pair.erased or pair.merged not in (None, version):
+            return None
+        self.pairs[pair_id] = claimed = replace(pair, merged=version)
+        return claimed
+
+    def discard_uploads(self, pair_id: str, bucket: str) -> int:
+        gone = [k for b, k in self.storage.objects if b == bucket and f"/{pair_id}/" in k]
+        for key in gone:
+            del self.storage.objects[bucket, key]
+        self.discarded.append(pair_id)
+        return len(gone)
+
+
 def invocation(seconds_left: float = 300.0) -> Invocation:
     """An invocation with a fixed amount of time left."""
     return Invocation(FunctionInfo("fn", "$LATEST", "request-1"), seconds_left=lambda: seconds_left)
@@ -181,6 +209,8 @@ class World:
     guard: MemoryGuard
     events: EventLog
     partners: PartnerLog
+    api_pairs: MemoryApiPairs
+    reuse: MemoryReuse | None
 
 
 def world(*, reuse: bool = False, **env: str) -> World:
@@ -195,6 +225,8 @@ def world(*, reuse: bool = False, **env: str) -> World:
     )
     storage, api, guard = MemoryStorage(), FakeApi(), MemoryGuard()
     events, partners = EventLog(), PartnerLog()
+    api_pairs = MemoryApiPairs(storage)
+    reuse_store = MemoryReuse(storage) if reuse else None
     pipeline = Pipeline(
         settings,
         storage,
@@ -203,6 +235,7 @@ def world(*, reuse: bool = False, **env: str) -> World:
         ThreadPoolExecutor(max_workers=2),
         events=events,
         pending=partners,
-        reuse=MemoryReuse(storage) if reuse else None,
+        reuse=reuse_store,
+        api_pairs=api_pairs,
     )
-    return World(pipeline, storage, api, guard, events, partners)
+    return World(pipeline, storage, api, guard, events, partners, api_pairs, reuse_store)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from portrait_fusion.api.api_key import ApiKey
+    from portrait_fusion.pairs.payer import Payer
 
 FirstReads = tuple["ApiKey", list[str | None]]
 """The API key, and the request ids of the pair's unusable 200s so far."""
@@ -31,8 +32,9 @@ class Reservation(Protocol):
 class CallAllowance(Protocol):
     """Paid calls allowed (the daily call budget): one unit per call, reserved before it."""
 
-    def reserve(self, tenant: str | None) -> Reservation:
-        """Take one unit (of `tenant`'s too); raise a `FusionError` when none is left."""
+    def reserve(self, payer: Payer) -> Reservation:
+        """Take one unit (of the payer's budgets too); raise a `FusionError` when one of
+        them has none left."""
 
 
 class CallAhead:

@@ -35,6 +35,7 @@ from portrait_fusion.core.errors import (
 )
 from portrait_fusion.core.observability import count
 from portrait_fusion.images.preflight import ImageInfo
+from portrait_fusion.pairs.payer import NO_PAYER, Payer
 
 __all__ = ["FusionApiClient", "FusionResult", "MergeRequest", "Upload", "new_session"]
 
@@ -53,8 +54,8 @@ class MergeRequest:
     pair_key: str | None = None
     """The pair version whose unusable 200s count against the paid-call bound across
     deliveries; without it only this merge's own are counted."""
-    tenant: str | None = None
-    """Whose daily call budget the calls also count against (PAIR_PATTERN's `tenant`)."""
+    payer: Payer = NO_PAYER
+    """Whose daily call budgets the calls also count against (a tenant, a Pair API owner)."""
     ahead: CallAhead | None = None
     """What `FusionApiClient.read_ahead` started for this merge."""
 
@@ -81,7 +82,7 @@ class _Tally:
     pair_key: str
     marks: PaidCallMarks
     unusable: list[str | None]
-    tenant: str | None
+    payer: Payer
     unit: Future[Reservation] | None  # the first call's, reserved ahead
     calls: int = 0
     failures: int = 0
@@ -135,7 +136,7 @@ class FusionApiClient:
         ahead = request.ahead or CallAhead()
         reads = ahead.reads() if request.pair_key else None
         api_key, unusable = reads.result() if reads else self._first_reads(key, marks)
-        tally = _Tally(api_key, key, marks, unusable, request.tenant, ahead.take_unit())
+        tally = _Tally(api_key, key, marks, unusable, request.payer, ahead.take_unit())
         if len(tally.unusable) >= UNUSABLE_LIMIT:
             if tally.unit is not None:
                 release(tally.unit)
@@ -157,16 +158,16 @@ class FusionApiClient:
                 unusable_request_ids=tuple(tally.unusable),
             )
 
-    def read_ahead(self, pair_key: str, tenant: str | None) -> CallAhead:
+    def read_ahead(self, pair_key: str, payer: Payer) -> CallAhead:
         """Start what a merge for `pair_key` needs first (the API key, the pair's unusable
-        200s so far, a unit of `tenant`'s budget) on the executor, so it overlaps the caller's
-        own work (the idempotency write). Give the result to the merge (`MergeRequest.ahead`),
-        and `close` it once the merge is over or will not happen."""
+        200s so far, a unit of the budgets `payer` spends) on the executor, so it overlaps
+        the caller's own work (the idempotency write). Give the result to the merge
+        (`MergeRequest.ahead`), and `close` it once the merge is over or will not happen."""
         if self._executor is None:
             return CallAhead()
         reads = self._executor.submit(self._first_reads, pair_key, self._marks)
         allowance = self._allowance
-        unit = None if allowance is None else self._executor.submit(allowance.reserve, tenant)
+        unit = None if allowance is None else self._executor.submit(allowance.reserve, payer)
         return CallAhead(reads, unit)
 
     def _first_reads(self, pair_key: str, marks: PaidCallMarks) -> FirstReads:
@@ -205,7 +206,7 @@ class FusionApiClient:
         ahead, tally.unit = tally.unit, None
         if ahead is not None:
             return ahead.result()
-        return None if self._allowance is None else self._allowance.reserve(tally.tenant)
+        return None if self._allowance is None else self._allowance.reserve(tally.payer)
 
     def _prepare_retry(
         self, exc: ApiError, tally: _Tally, seconds_left: Callable[[], float]

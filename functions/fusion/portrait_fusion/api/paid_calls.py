@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from portrait_fusion.core.errors import StorageError
 from portrait_fusion.core.settings import RECORD_TTL_SECONDS
+from portrait_fusion.pairs.pair_index import pair_ref
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -110,7 +111,7 @@ class DynamoDBPaidCallMarks:
                     # both count.
                     UpdateExpression=(
                         "SET request_ids = list_append(if_not_exists(request_ids, :none), :new), "
-                        "expiration = :expiration, pair_id = :pair"
+                        "expiration = :expiration, pair_id = :pair, pair_ref = :ref"
                     ),
                     ExpressionAttributeValues={
                         ":none": {"L": []},
@@ -118,6 +119,7 @@ class DynamoDBPaidCallMarks:
                         ":expiration": {"N": str(int(time.time()) + self._ttl)},
                         # erasure finds a pair's records by this attribute
                         ":pair": {"S": pair_id_of(pair_key) or ""},
+                        ":ref": {"S": pair_ref(pair_id_of(pair_key) or "")},
                     },
                     ReturnValues="ALL_NEW",
                 )

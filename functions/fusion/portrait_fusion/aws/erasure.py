@@ -2,19 +2,22 @@
 
 `erase_pair` is what `python -m ops.erase` runs, and what an HTTP `DELETE` of a pair can call
 from inside the function package. It needs s3:ListBucketVersions, s3:DeleteObjectVersion on
-both buckets and dynamodb:Scan, dynamodb:DeleteItem on the table.
+both buckets and dynamodb:Query (on the `by-pair` index), dynamodb:DeleteItem and
+dynamodb:PutItem on the table. Its cost follows what the pair left, never the size of the
+buckets or the table: listings of the pair's own prefixes and one Query of the index.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from portrait_fusion.aws.pair_records import RECORD_PREFIX, PairRecords
 from portrait_fusion.core.settings import DEFAULT_PAIR_PATTERN
 from portrait_fusion.pairs.pair_buckets import PairBuckets
+from portrait_fusion.pairs.pair_index import INDEX_ATTRIBUTE, INDEX_NAME, pair_ref
 from portrait_fusion.pairs.pairing import PairNaming
 
 _REGEX_SYNTAX = re.compile(r"[.^$*+?{}\[\]|()\\]")
@@ -91,9 +94,32 @@ def erase_pair(pair_id: str, where: PairLocations, *, s3: Any, dynamodb: Any) ->
     """Remove every version of `pair_id`'s inputs and outputs and every record naming it.
 
     Idempotent: what is already gone is simply not reported. Objects go first, records
-    last, so an interrupted erasure can be run again and still finds what is left.
+    last, so an interrupted erasure can be run again and still finds what is left. A pair
+    the Pair API created leaves a tombstone (no owner, nothing it asked for), so that its
+    upload forms, valid for minutes yet, bring nothing back.
     """
     report = ErasureReport(pair_id)
+    report.objects += discard_inputs(pair_id, where, s3=s3)
+    outputs = list(_versions(s3, where.output_bucket, f"{where.output_prefix}{pair_id}/"))
+    report.objects += _delete_versions(s3, where.output_bucket, outputs)
+    # The index is eventually consistent; the Pair API's record is deleted by its key too.
+    api_record = RECORD_PREFIX + pair_id
+    created_by_api = False
+    for record_id in dict.fromkeys([api_record, *_records_of(dynamodb, where.table, pair_id)]):
+        answer = dynamodb.delete_item(
+            TableName=where.table, Key={"id": {"S": record_id}}, ReturnValues="ALL_OLD"
+        )
+        old = answer.get("Attributes")
+        if old:
+            report.records.append(record_id)
+            created_by_api = created_by_api or (record_id == api_record and "owner" in old)
+    if created_by_api:
+        PairRecords(where.table, lambda: dynamodb).mark_erased(pair_id)
+    return report
+
+
+def discard_inputs(pair_id: str, where: PairLocations, *, s3: Any) -> list[str]:
+    """Delete every version of `pair_id`'s inputs; what was removed (`s3://...` lines)."""
     naming = PairNaming(re.compile(where.pair_pattern))
 
     def is_input(key: str) -> bool:
@@ -102,13 +128,7 @@ def erase_pair(pair_id: str, where: PairLocations, *, s3: Any, dynamodb: Any) ->
 
     prefix = _input_listing_prefix(where.pair_pattern, pair_id, where.input_prefix)
     inputs = [v for v in _versions(s3, where.input_bucket, prefix) if is_input(v["Key"])]
-    outputs = list(_versions(s3, where.output_bucket, f"{where.output_prefix}{pair_id}/"))
-    report.objects += _delete_versions(s3, where.input_bucket, inputs)
-    report.objects += _delete_versions(s3, where.output_bucket, outputs)
-    for record_id in _records_of(dynamodb, where.table, pair_id):
-        dynamodb.delete_item(TableName=where.table, Key={"id": {"S": record_id}})
-        report.records.append(record_id)
-    return report
+    return _delete_versions(s3, where.input_bucket, inputs)
 
 
 def _input_listing_prefix(pattern: str, pair_id: str, input_prefix: str) -> str:
@@ -149,23 +169,14 @@ def _delete_versions(s3: Any, bucket: str, versions: list[dict[str, Any]]) -> li
 
 
 def _records_of(dynamodb: Any, table: str, pair_id: str) -> list[str]:
-    """Ids of the idempotency records (their stored document names the pair) and re-use
-    records (they name the pair whose result they point to) of `pair_id`.
-
-    One scan of the table: records expire within days, so it stays small, and a scan also
-    finds records written before any index could have existed.
-    """
-    # Powertools stores the document as json.dumps(..., sort_keys=True): ASCII, ": " after keys.
-    needle = f'"pair_id": {json.dumps(pair_id)}'
-    ids = []
-    pages = dynamodb.get_paginator("scan").paginate(
+    """Ids of every record naming `pair_id`: one Query of the `by-pair` index (see
+    `portrait_fusion.pairs.pair_index`), so the cost follows the pair's own records."""
+    pages = dynamodb.get_paginator("query").paginate(
         TableName=table,
+        IndexName=INDEX_NAME,
+        KeyConditionExpression="#ref = :ref",
+        ExpressionAttributeNames={"#ref": INDEX_ATTRIBUTE},
+        ExpressionAttributeValues={":ref": {"S": pair_ref(pair_id)}},
         ProjectionExpression="id",
-        FilterExpression="pair_id = :pair OR contains(#data, :needle)",
-        ExpressionAttributeNames={"#data": "data"},
-        ExpressionAttributeValues={":pair": {"S": pair_id}, ":needle": {"S": needle}},
-        ConsistentRead=True,
     )
-    for page in pages:
-        ids += [item["id"]["S"] for item in page.get("Items", [])]
-    return ids
+    return [item["id"]["S"] for page in pages for item in page.get("Items", [])]

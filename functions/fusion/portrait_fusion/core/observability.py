@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,9 @@ NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PortraitFusion")
 logger = Logger(service=SERVICE)
 _metrics_lock = threading.Lock()  # two messages of a batch run on two threads
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# An invocation with nothing to count is normal (a test event skipped, a sweep with nothing
+# due), yet Powertools warns on every such flush; its documentation suggests this filter.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 # Lambda sets the root logger to the function's log level. At DEBUG, botocore logs response
 # bodies, GetSecretValue's included: keep the SDK's and HTTP libraries' own logs above that.

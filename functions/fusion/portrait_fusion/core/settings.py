@@ -55,7 +55,9 @@ class Settings:
     partner_timeout_minutes: float = 1440.0
     daily_call_budget: int = 2000  # paid calls per UTC day; 0 = no cap
     tenant_daily_call_budget: int = 0  # per `tenant` group of PAIR_PATTERN; 0 = no cap
+    owner_daily_call_budget: int = 50  # per owner of Pair API pairs; 0 = no cap
     reuse_identical_results: bool = True
+    reuse_across_owners: bool = False  # re-use never crosses owners unless this is set
     result_retention_days: int = 30  # 0 keeps results (and re-use records) for ever
     pull_from_queue: bool = True  # an SQS invocation goes on with the queue's next messages
 
@@ -88,7 +90,9 @@ class Settings:
             ),
             daily_call_budget=reader.count("DAILY_CALL_BUDGET", 2000),
             tenant_daily_call_budget=reader.count("TENANT_DAILY_CALL_BUDGET", 0),
+            owner_daily_call_budget=reader.count("OWNER_DAILY_CALL_BUDGET", 50),
             reuse_identical_results=reader.flag("REUSE_IDENTICAL_RESULTS", default=True),
+            reuse_across_owners=reader.flag("REUSE_ACROSS_OWNERS", default=False),
             result_retention_days=reader.count("RESULT_RETENTION_DAYS", 30, high=3650),
             pull_from_queue=reader.flag("PULL_FROM_QUEUE", default=True),
         )

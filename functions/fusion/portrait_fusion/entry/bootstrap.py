@@ -18,6 +18,8 @@ from portrait_fusion.api.api_key import ApiKeyProvider
 from portrait_fusion.api.call_slot import CallSlot
 from portrait_fusion.api.fusion_api import FusionApiClient, new_session
 from portrait_fusion.api.paid_calls import DynamoDBPaidCallMarks
+from portrait_fusion.aws.erasure import PairLocations, discard_inputs
+from portrait_fusion.aws.pair_records import PairRecords
 from portrait_fusion.aws.storage import S3Storage
 from portrait_fusion.core.settings import Settings
 from portrait_fusion.entry.entrypoints import SQS_WORKERS, EntryPoints
@@ -26,6 +28,7 @@ from portrait_fusion.entry.message_feed import pull_threshold
 from portrait_fusion.entry.sqs_queues import SqsQueues
 from portrait_fusion.entry.visibility import VisibilityPolicy
 from portrait_fusion.entry.warm_up import WarmUp
+from portrait_fusion.guards.api_pairs import DynamoDBApiPairs
 from portrait_fusion.guards.call_budget import Clock, DynamoDBCallBudget, utc_now
 from portrait_fusion.guards.idempotency import GuardedRun, IdempotencyGuard
 from portrait_fusion.guards.reuse import DynamoDBResultReuse
@@ -104,12 +107,17 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     ttl = record_ttl_seconds(settings.result_retention_days)
     session = new_session()
     budget = None
-    if settings.daily_call_budget or settings.tenant_daily_call_budget:
+    if (
+        settings.daily_call_budget
+        or settings.tenant_daily_call_budget
+        or settings.owner_daily_call_budget
+    ):
         budget = DynamoDBCallBudget(
             settings.idempotency_table,
             dynamodb,
             daily_cap=settings.daily_call_budget,
             tenant_cap=settings.tenant_daily_call_budget,
+            owner_cap=settings.owner_daily_call_budget,
             clock=clock,
         )
     # Two pairs of a batch at a time, each reading its template, preflighting and reading
@@ -151,6 +159,7 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         reuse=reuse,
         events=completion_publisher(settings, events),
         pending=PendingPartners(s3, settings.output_bucket, settings.partner_timeout_minutes),
+        api_pairs=api_pairs(settings, dynamodb, s3),
     )
     batch = ThreadPoolExecutor(max_workers=SQS_WORKERS, thread_name_prefix="sqs-message")
     resolver = KeyResolver(storage, pipeline.naming)
@@ -173,6 +182,25 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
         pull_seconds=pull_threshold(settings.api_timeout_seconds),
     )
     return App(entrypoints, guard, warm_up)
+
+
+def api_pairs(
+    settings: Settings, dynamodb: Callable[[], Any], s3: Callable[[], Any]
+) -> DynamoDBApiPairs:
+    """The Pair API's pair records, and the removal of an erased pair's uploads."""
+
+    def discard(pair_id: str, bucket: str) -> list[str]:
+        where = PairLocations(
+            input_bucket=bucket,
+            output_bucket=settings.output_bucket,
+            table=settings.idempotency_table,
+            input_prefix=settings.input_prefix,
+            output_prefix=settings.output_prefix,
+            pair_pattern=settings.pair_pattern.pattern,
+        )
+        return discard_inputs(pair_id, where, s3=s3())
+
+    return DynamoDBApiPairs(PairRecords(settings.idempotency_table, dynamodb), discard)
 
 
 def completion_publisher(

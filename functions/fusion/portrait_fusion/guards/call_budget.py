@@ -5,8 +5,9 @@ given back when the call was not billed (the API bills every HTTP 200 and nothin
 API client reserves it for every attempt it makes, retries and the replacement of an unusable
 answer included (`CallAllowance`); a pair's first unit is reserved ahead, beside its
 idempotency write, and never while another call waits (`api.call_ahead`). Counters live in the
-idempotency table under their own ids (`budget#<day>`, `budget#<day>#tenant#<name>`) and
-expire two days after their day.
+idempotency table under their own ids (`budget#<day>`, `budget#<day>#tenant#<name>`,
+`budget#<day>#owner#<owner id>` for the owner of a Pair API pair) and expire two days after
+their day.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from portrait_fusion.core.errors import Disposition, FusionError, Stage, StorageError
 from portrait_fusion.core.observability import count, logger
+from portrait_fusion.guards.budget_counters import counter_id, owner_counter_id
+from portrait_fusion.pairs.payer import Payer
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -70,15 +73,20 @@ class DynamoDBCallBudget:
     _: KW_ONLY
     daily_cap: int
     tenant_cap: int
+    owner_cap: int = 0
     clock: Clock = utc_now
 
-    def reserve(self, tenant: str | None) -> _Units:
+    def reserve(self, payer: Payer) -> _Units:
         now = self.clock()
         day = now.astimezone(UTC).date()
         units = _Units(self)
         scopes = [(counter_id(day), self.daily_cap, "all tenants")]
-        if tenant is not None:
-            scopes.append((counter_id(day, tenant), self.tenant_cap, f"tenant {tenant!r}"))
+        if payer.tenant is not None:
+            scopes.append(
+                (counter_id(day, payer.tenant), self.tenant_cap, f"tenant {payer.tenant!r}")
+            )
+        if payer.owner is not None:
+            scopes.append((owner_counter_id(day, payer.owner), self.owner_cap, "this owner"))
         for counter, cap, whose in scopes:
             if not cap:
                 continue
@@ -152,12 +160,6 @@ class _Units:
     def give_back(self) -> None:
         while self.taken:
             self._budget.give_back(self.taken.pop())
-
-
-def counter_id(day: date, tenant: str | None = None) -> str:
-    """The table id of a day's counter (all tenants, or one)."""
-    base = f"budget#{day.isoformat()}"
-    return base if tenant is None else f"{base}#tenant#{tenant}"
 
 
 def tenant_of(pattern: re.Pattern[str], key: str) -> str | None:

@@ -3,6 +3,11 @@
 Built on the Powertools idempotency utility and its DynamoDB persistence layer. The key is
 the pair id, both inputs' ETags and version ids, and the similarity; the stored
 value is the pair's result document, which a replay returns without calling the API.
+
+Powertools is told to validate the key's `pair_id` and to store that digest as `pair_ref`:
+every record then carries the attribute the table's `by-pair` index is keyed on, and erasure
+finds a pair's records with one Query (`portrait_fusion.pairs.pair_index`). The key holds
+the pair id, so the validation itself never refuses a replay of the same key.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from portrait_fusion.core.errors import PairInProgressError, StorageError
 from portrait_fusion.core.settings import RECORD_TTL_SECONDS
+from portrait_fusion.pairs.pair_index import INDEX_ATTRIBUTE, PAIR_ID_FIELD
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -52,9 +58,13 @@ class DynamoDBIdempotencyGuard:
         )
 
         self._config = IdempotencyConfig(
-            expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True
+            expires_after_seconds=ttl_seconds,
+            raise_on_no_idempotency_key=True,
+            payload_validation_jmespath=PAIR_ID_FIELD,
         )
-        store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+        store = DynamoDBPersistenceLayer(
+            table_name=table_name, boto3_client=client, validation_key_attr=INDEX_ATTRIBUTE
+        )
         self._guarded: Callable[..., dict[str, Any]] = idempotent_function(
             data_keyword_argument="key",
             persistence_store=store,
@@ -69,6 +79,7 @@ class DynamoDBIdempotencyGuard:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
             IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
         )
 
         attempt = _Attempt(work)
@@ -77,6 +88,14 @@ class DynamoDBIdempotencyGuard:
         except IdempotencyAlreadyInProgressError as exc:
             raise PairInProgressError(
                 "another invocation is processing this pair; it will be retried"
+            ) from exc
+        except IdempotencyValidationError as exc:
+            # A record written before records carried `pair_ref` (at most a week old): its
+            # document cannot be replayed, and the pair must not be merged (and billed) again.
+            raise StorageError(
+                "this pair version's idempotency record predates the by-pair index; it is "
+                "not merged again (the record expires within a week)",
+                code="IDEMPOTENCY_RECORD_OUTDATED",
             ) from exc
         except IdempotencyPersistenceLayerError as exc:
             raise StorageError(

@@ -6,6 +6,10 @@ same bytes) and the same `source_similarity`. The pair id, the input keys and th
 files' bytes play no part: two uploads that differ only in bytes the preflight rewrites
 away send the same request.
 
+Re-use never crosses owners: a Pair API pair's fingerprint includes its owner, so one owner
+is never handed (nor told the pair id of) another owner's result. `REUSE_ACROSS_OWNERS`
+lifts that for single-tenant stacks; pairs uploaded straight to the bucket share one scope.
+
 A record `reuse#<fingerprint>` in the idempotency table names the earlier result and its
 SHA-256. It expires with that result (ResultRetentionDays), and a re-use reads the result
 back and checks its SHA-256 first: a result that was erased, expired, or overwritten by a
@@ -28,6 +32,7 @@ from portrait_fusion.aws.storage import ObjectRef, S3Storage
 from portrait_fusion.core.errors import FusionError
 from portrait_fusion.core.observability import logger
 from portrait_fusion.guards.call_budget import Clock, utc_now
+from portrait_fusion.pairs.pair_index import INDEX_ATTRIBUTE, pair_ref
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,13 +42,18 @@ RECORD_PREFIX = "reuse#"
 _MAX_RESULT_BYTES = 64 * 1024 * 1024
 
 
-def fingerprint(target: Upload, template: Upload, similarity: float | None) -> str:
-    """What identifies a merge to the API: both sent images' SHA-256 and the similarity."""
-    identity = {
+def fingerprint(
+    target: Upload, template: Upload, similarity: float | None, owner: str | None = None
+) -> str:
+    """What identifies a merge to the API (both sent images' SHA-256 and the similarity),
+    within one owner's results (`owner` None: the scope of pairs without an owner)."""
+    identity: dict[str, Any] = {
         "target": hashlib.sha256(target.data).hexdigest(),
         "template": hashlib.sha256(template.data).hexdigest(),
         "source_similarity": similarity,
     }
+    if owner is not None:
+        identity["owner"] = owner
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -119,6 +129,7 @@ class DynamoDBResultReuse:
         values: dict[str, Any] = {
             "id": {"S": RECORD_PREFIX + key},
             "pair_id": {"S": pair_id},
+            INDEX_ATTRIBUTE: {"S": pair_ref(pair_id)},  # erasing the pair finds it
             "result": {"S": json.dumps(entry, sort_keys=True)},
         }
         if self._retention is not None:

@@ -111,7 +111,7 @@ class PartnerSweep:
         )
         error = PairingError(
             f"the {role.partner.value} of pair {marker.pair_id!r} did not arrive within "
-            f"{self._settings.partner_timeout_minutes:g} minutes of the {role.value} "
+            f"{_minutes(self._settings.partner_timeout_minutes)} of the {role.value} "
             f"({marker.half.uri}, seen {marker.seen_at})",
             code=PARTNER_MISSING,
         )
@@ -125,3 +125,8 @@ class PartnerSweep:
         logger.warning("partner missing: pair expired", extra={"pair_id": marker.pair_id})
         self._events.publish(completion_event(document, stored))
         return Verdict.EXPIRED
+
+
+def _minutes(minutes: float) -> str:
+    """`1 minute`, `1.5 minutes`, `1440 minutes`."""
+    return f"{minutes:g} minute" + ("" if minutes == 1 else "s")

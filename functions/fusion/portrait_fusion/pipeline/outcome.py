@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from portrait_fusion.aws.pair_records import ApiPair
 from portrait_fusion.aws.storage import ObjectRef
 
 
@@ -35,12 +36,14 @@ class Outcome:
 
 @dataclass(frozen=True)
 class PairRequest:
-    """Two inputs to merge, and the similarity the request asked for (if any)."""
+    """Two inputs to merge, the similarity the request asked for (if any), and the Pair
+    API's record of the pair when the API created it."""
 
     pair_id: str
     target: ObjectRef
     template: ObjectRef
     similarity: object | None = None
+    api_pair: ApiPair | None = None
 
     @property
     def run_key(self) -> tuple[str, ...]:

@@ -19,14 +19,16 @@ from portrait_fusion.aws.storage import ObjectRef, StoredObject
 from portrait_fusion.core.errors import Disposition, FusionError
 from portrait_fusion.core.observability import count, count_failure, logger, measure
 from portrait_fusion.core.settings import Settings
+from portrait_fusion.guards.api_pairs import ApiPairRegister
 from portrait_fusion.guards.call_budget import held_back, tenant_of
 from portrait_fusion.guards.idempotency import IdempotencyGuard
 from portrait_fusion.guards.reuse import EarlierResult, ResultReuse, fingerprint
 from portrait_fusion.images import preflight
 from portrait_fusion.pairs.correlation import correlation_id
+from portrait_fusion.pairs.payer import Payer
 from portrait_fusion.pairs.similarity import resolve_similarity
 from portrait_fusion.pipeline.invocation import Invocation
-from portrait_fusion.pipeline.outcome import Outcome, PairRequest
+from portrait_fusion.pipeline.outcome import Outcome, PairRequest, Status
 from portrait_fusion.pipeline.outputs import OutputWriter
 from portrait_fusion.pipeline.pair_inputs import (
     Inputs,
@@ -56,10 +58,10 @@ class Prepared:
 @dataclass(frozen=True)
 class PlannedCall:
     """A pair's API call as known before it is due: the pair version the paid-call bound
-    counts against, whose budget it spends, and what was started ahead for it."""
+    counts against, whose budgets it spends, and what was started ahead for it."""
 
     pair_key: str
-    tenant: str | None
+    payer: Payer
     ahead: CallAhead
 
 
@@ -74,6 +76,7 @@ class PairRun:
     executor: ThreadPoolExecutor
     outputs: OutputWriter
     reuse: ResultReuse | None
+    api_pairs: ApiPairRegister | None = None
 
     def run(self, request: PairRequest, invocation: Invocation) -> Outcome:
         """Process a complete pair; return its document, raise what should be retried."""
@@ -90,10 +93,15 @@ class PairRun:
         # inside the guarded work, as if they had run there.
         identity = idempotency_key(record)
         pair_key = pair_key_of(identity)
-        tenant = tenant_of(self.settings.pair_pattern, record.target.key)
-        call = PlannedCall(pair_key, tenant, self.api.read_ahead(pair_key, tenant))
+        if not self._claimed(request, pair_key):
+            return Outcome(
+                Status.SKIPPED, request.pair_id, detail="the pair was merged from other uploads"
+            )
+        owner = request.api_pair.owner if request.api_pair else None
+        payer = Payer(tenant_of(self.settings.pair_pattern, record.target.key), owner)
+        call = PlannedCall(pair_key, payer, self.api.read_ahead(pair_key, payer))
         try:
-            with self._in_background(lambda: self._prepare(record, inputs)) as ready:
+            with self._in_background(lambda: self._prepare(record, inputs, owner)) as ready:
                 guarded = self.guard.run(
                     identity, lambda: self._merge(record, ready.result, call, invocation)
                 )
@@ -126,13 +134,16 @@ class PairRun:
         record.correlation_id = correlation_id(*metadata)
         return inputs
 
-    def _prepare(self, record: PairRecord, inputs: Inputs) -> Prepared:
+    def _prepare(self, record: PairRecord, inputs: Inputs, owner: str | None) -> Prepared:
         """Preflight both inputs, then (with re-use on) look for an identical request's
-        result."""
+        result among those `owner` (the Pair API owner, None for a pair uploaded straight to
+        the bucket) may draw on."""
         uploads = prepare_uploads(record, inputs, self.settings)
         if self.reuse is None:  # the digest of both inputs is only needed for re-use
             return Prepared(uploads)
-        key = fingerprint(uploads.target, uploads.template, record.source_similarity)
+        key = fingerprint(
+            uploads.target, uploads.template, record.source_similarity, self._scope(owner)
+        )
         return Prepared(uploads, key, self.reuse.find(key))
 
     def _merge(
@@ -163,7 +174,7 @@ class PairRun:
                     uploads.template,
                     record.source_similarity,
                     pair_key=call.pair_key,
-                    tenant=call.tenant,
+                    payer=call.payer,
                     ahead=call.ahead,
                 )
                 result = self.api.merge(
@@ -197,6 +208,26 @@ class PairRun:
             "pair merged", extra={"result_key": document["result"]["key"], "api": record.api}
         )
         return document
+
+    def _claimed(self, request: PairRequest, pair_key: str) -> bool:
+        """Whether this version of the pair may run: any pair outside the Pair API; an API
+        pair only for the one version its record is claimed for (logged and counted when
+        not: the upload buys nothing)."""
+        if request.api_pair is None or self.api_pairs is None:
+            return True
+        if self.api_pairs.claim(request.pair_id, pair_key) is not None:
+            return True
+        count("UploadsAfterMerge")
+        logger.warning(
+            "upload to a pair already merged from other uploads (or erased): nothing run",
+            extra={"target": request.target.key, "template": request.template.key},
+        )
+        return False
+
+    def _scope(self, owner: str | None) -> str | None:
+        """The owner whose results a re-use may draw on (None: pairs without one, or every
+        pair when REUSE_ACROSS_OWNERS is set)."""
+        return None if self.settings.reuse_across_owners else owner
 
     def _fetch(self, ref: ObjectRef) -> StoredObject:
         return self.storage.fetch(ref, preflight.size_limit(auto_fit=self.settings.auto_fit))

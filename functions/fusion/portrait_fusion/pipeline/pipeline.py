@@ -5,12 +5,15 @@ outputs (`outputs`). This module wires the three for the entry points.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from portrait_fusion.aws.storage import ObjectRef
 from portrait_fusion.core.settings import Settings
+from portrait_fusion.guards.api_pairs import ApiPairRegister
 from portrait_fusion.guards.idempotency import IdempotencyGuard
 from portrait_fusion.guards.reuse import ResultReuse
 from portrait_fusion.pairs.pairing import PairNaming
+from portrait_fusion.pipeline.admission import Admission
 from portrait_fusion.pipeline.invocation import Invocation
 from portrait_fusion.pipeline.key_resolution import FoundObject
 from portrait_fusion.pipeline.outcome import Outcome, PairRequest, Status
@@ -46,11 +49,13 @@ class Pipeline:
         events: EventPublisher = _NO_EVENTS,
         pending: PartnerRegister | None = None,
         reuse: ResultReuse | None = None,
+        api_pairs: ApiPairRegister | None = None,
     ) -> None:
         self.naming = PairNaming(settings.pair_pattern)
         outputs = OutputWriter(settings, storage, self.naming, events, executor)
+        self._admission = Admission(settings.input_prefix, api_pairs)
         self._resolver = PairResolver(self.naming, storage, outputs, pending)
-        self._run = PairRun(settings, storage, api, guard, executor, outputs, reuse)
+        self._run = PairRun(settings, storage, api, guard, executor, outputs, reuse, api_pairs)
 
     def on_object(
         self, created: ObjectRef | FoundObject, invocation: Invocation, similarity: object = None
@@ -59,9 +64,14 @@ class Pipeline:
         folder listed, or just its ref): run its pair if both halves are there."""
         if isinstance(created, ObjectRef):
             created = FoundObject(created)
+        api_pair = self._admission.admit(created.ref)
+        if isinstance(api_pair, Outcome):
+            return api_pair
         found = self._resolver.from_object(created, invocation, similarity)
         if isinstance(found, Outcome):
             return found
+        if api_pair is not None:
+            found = replace(found, api_pair=api_pair)
         # Both halves of a pair in one batch share one run (and one outcome).
         return invocation.shared_run(found.run_key, lambda: self._run.run(found, invocation))
 

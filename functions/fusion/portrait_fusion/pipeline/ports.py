@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from portrait_fusion.api.fusion_api import FusionResult, MergeRequest
     from portrait_fusion.aws.storage import ObjectRef, StoredObject
     from portrait_fusion.pairs.pairing import Half
+    from portrait_fusion.pairs.payer import Payer
 
 
 class Storage(Protocol):
@@ -40,7 +41,7 @@ class FusionApi(Protocol):
     def merge(self, request: MergeRequest, *, seconds_left: Callable[[], float]) -> FusionResult:
         """The merged image, or a `FusionError` saying what to do about the failure."""
 
-    def read_ahead(self, pair_key: str, tenant: str | None) -> CallAhead:
+    def read_ahead(self, pair_key: str, payer: Payer) -> CallAhead:
         """Start what a merge for `pair_key` needs first (it may start nothing); the caller
         closes what it returns once the merge is over or will not happen."""
 

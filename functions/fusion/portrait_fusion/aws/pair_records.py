@@ -1,0 +1,181 @@
+"""The Pair API's record of each pair it created, in the idempotency table: who owns it, what
+was asked, and which version of it was merged.
+
+The Pair API writes the record (`pair#<pair_id>`) before it hands out any upload; the fusion
+function reads it to learn the owner (an upload form cannot name one: the record is the only
+source) and claims it, once, for the one version of the pair it merges. Erasure leaves a
+tombstone in its place, so that a form re-posted within its validity brings nothing back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from portrait_fusion.core.errors import Stage, StorageError
+from portrait_fusion.core.settings import RECORD_TTL_SECONDS
+from portrait_fusion.pairs.pair_index import INDEX_ATTRIBUTE, pair_ref
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+RECORD_PREFIX = "pair#"
+TOMBSTONE_SECONDS = RECORD_TTL_SECONDS
+"""How long an erased pair stays known as erased: longer than any upload form is valid, and
+as long as a queued upload event for it may still be delivered."""
+
+
+@dataclass(frozen=True)
+class ApiPair:
+    """One pair the Pair API created."""
+
+    pair_id: str
+    owner: str  # an owner id (see pair_api.owner): never the caller's claims themselves
+    created_at: str
+    source_similarity: float | None = None
+    correlation_id: str | None = None
+    template_id: str | None = None
+    merged: str | None = None  # the pair version merged (its paid-call key), once claimed
+    erased: bool = False
+
+
+def record_key(pair_id: str) -> dict[str, Any]:
+    """The table key of `pair_id`'s record."""
+    return {"id": {"S": RECORD_PREFIX + pair_id}}
+
+
+class PairRecords:
+    """`ApiPair` records in a DynamoDB table; every failure is a `StorageError`."""
+
+    def __init__(
+        self,
+        table: str,
+        client: Callable[[], DynamoDBClient],
+        *,
+        ttl_seconds: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = table
+        self._client = client
+        self._ttl = ttl_seconds  # None: kept as long as the pair's results (no expiry)
+        self._clock = clock
+
+    def create(self, pair: ApiPair) -> None:
+        """Write a new pair's record (never over an existing one)."""
+        item: dict[str, Any] = {
+            **record_key(pair.pair_id),
+            "pair_id": {"S": pair.pair_id},
+            INDEX_ATTRIBUTE: {"S": pair_ref(pair.pair_id)},
+            "owner": {"S": pair.owner},
+            "created_at": {"S": pair.created_at},
+        }
+        if pair.source_similarity is not None:
+            item["source_similarity"] = {"N": repr(pair.source_similarity)}
+        for name in ("correlation_id", "template_id"):
+            value = getattr(pair, name)
+            if value is not None:
+                item[name] = {"S": value}
+        if self._ttl is not None:
+            item["expiration"] = {"N": str(int(self._clock()) + self._ttl)}
+        self._call(
+            "put_item",
+            f"cannot record pair {pair.pair_id}",
+            Item=item,
+            ConditionExpression="attribute_not_exists(id)",
+        )
+
+    def get(self, pair_id: str) -> ApiPair | None:
+        """The pair's record (or its tombstone), None when there is neither."""
+        answer = self._call(
+            "get_item",
+            f"cannot read pair {pair_id}",
+            Key=record_key(pair_id),
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        if not item:
+            return None
+        expiration = item.get("expiration", {}).get("N")
+        if expiration and int(expiration) <= self._clock():
+            return None  # DynamoDB's TTL deletes lazily: an expired record may still be read
+        return _pair_of(pair_id, item)
+
+    def claim(self, pair_id: str, version: str) -> ApiPair | None:
+        """Claim the pair's one merge for `version`: the record once claimed for it (again
+        for the same version, so a retried delivery goes on), None when the pair was merged
+        from another version or erased."""
+        try:
+            answer = self._client().update_item(
+                TableName=self._table,
+                Key=record_key(pair_id),
+                UpdateExpression="SET merged = :version",
+                ConditionExpression=(
+                    "attribute_exists(#owner) AND (attribute_not_exists(merged) "
+                    "OR merged = :version)"
+                ),
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":version": {"S": version}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise _error(f"cannot claim pair {pair_id}", exc) from exc
+        except BotoCoreError as exc:
+            raise _error(f"cannot claim pair {pair_id}", exc) from exc
+        return _pair_of(pair_id, answer["Attributes"])
+
+    def remove(self, pair_id: str) -> None:
+        """Delete the pair's record (a creation that failed half-way)."""
+        self._call("delete_item", f"cannot remove pair {pair_id}", Key=record_key(pair_id))
+
+    def mark_erased(self, pair_id: str) -> None:
+        """Replace the pair's record by a tombstone: no owner, nothing it asked for."""
+        self._call(
+            "put_item",
+            f"cannot mark pair {pair_id} erased",
+            Item={
+                **record_key(pair_id),
+                "erased": {"BOOL": True},
+                "expiration": {"N": str(int(self._clock()) + TOMBSTONE_SECONDS)},
+            },
+        )
+
+    def _call(self, operation: str, what: str, **arguments: Any) -> Any:
+        try:
+            return getattr(self._client(), operation)(TableName=self._table, **arguments)
+        except (ClientError, BotoCoreError) as exc:
+            raise _error(what, exc) from exc
+
+
+def _pair_of(pair_id: str, item: dict[str, Any]) -> ApiPair:
+    def text(name: str) -> str | None:
+        value = item.get(name, {}).get("S")
+        return str(value) if value is not None else None
+
+    similarity = item.get("source_similarity", {}).get("N")
+    return ApiPair(
+        pair_id=pair_id,
+        owner=text("owner") or "",
+        created_at=text("created_at") or "",
+        source_similarity=float(similarity) if similarity is not None else None,
+        correlation_id=text("correlation_id"),
+        template_id=text("template_id"),
+        merged=text("merged"),
+        erased=bool(item.get("erased", {}).get("BOOL", False)),
+    )
+
+
+def _error(what: str, exc: Exception) -> StorageError:
+    detail = (
+        exc.response.get("Error", {}).get("Code", "")
+        if isinstance(exc, ClientError)
+        else type(exc).__name__
+    )
+    error = StorageError(f"{what}: {detail}", code="PAIR_RECORD_ERROR")
+    error.stage = Stage.PAIRING
+    return error
