@@ -6,6 +6,7 @@ while it works, the function pulled."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from local_stack.emulator import Faults, FusionEmulator
 from tests import images
 from tests.e2e.conftest import Queues, settle, start_mapping
 from tests.function_logs import metric_total
-from tests.harness import Buckets, unique_pair
+from tests.harness import Buckets, s3_notification, unique_pair
 
 # An invocation pulls while its time covers two calls at the API timeout and the outputs: a
 # short API timeout lets this tier's short invocations pull.
@@ -108,4 +109,36 @@ def test_a_malformed_message_the_function_pulled_still_ends_in_the_dlq(
         mapping.stop()
     # The function pulled it, and did not delete it: it came back until SQS moved it to the
     # DLQ on its receive beyond maxReceiveCount.
+    assert metric_total(log_file, "MessagesPulled") >= 1
+
+
+def test_pulled_duplicates_and_both_halves_at_once_make_one_call_per_pair(
+    stack: LocalStack,
+    buckets: Buckets,
+    emulator: FusionEmulator,
+    queues: Queues,
+    tmp_path: Path,
+) -> None:
+    queues.drain(stack.queue_url)
+    emulator.set_faults(Faults(latency_ms=500))
+    # Given pairs whose halves are queued together, and every notification twice (S3
+    # delivers at least once), before any environment reads the queue
+    pair_ids = [unique_pair("pulled-twice") for _ in range(4)]
+    for number, pair_id in enumerate(pair_ids):
+        target = buckets.upload(pair_id, "target", images.as_jpeg(size=(580 + number, 512)))
+        template = buckets.upload(pair_id, "template", images.as_png(), "png")
+        for key in (target, template):
+            body = json.dumps(s3_notification(stack, key))
+            queues.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
+    log_file = tmp_path / "function.log"
+    # When two environments work through them, pulling beyond their batches of one
+    mapping = start_mapping(stack, emulator, concurrency=2, log_file=log_file, **PULLING)
+    try:
+        for pair_id in pair_ids:
+            assert buckets.wait_for_document(pair_id)["status"] == "succeeded"
+        stats = settle(emulator, queues)
+    finally:
+        mapping.stop()
+    # Then each pair was merged once, whichever invocation pulled which copy
+    assert (stats["merges"], stats["duplicates"]) == (len(pair_ids), 0)
     assert metric_total(log_file, "MessagesPulled") >= 1
