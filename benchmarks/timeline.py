@@ -82,6 +82,18 @@ def slot_stats(run: SlotRun) -> SlotStats:
     )
 
 
+def mean_call_s(run: SlotRun) -> float:
+    """How long a call took at the API, on average (NaN without calls)."""
+    calls = run.admitted
+    return sum(c.end - c.start for c in calls) / len(calls) if calls else math.nan
+
+
+def ideal_s(run: SlotRun) -> float:
+    """The shortest a run of its calls could take: every slot busy from the first upload to
+    the last answer (the calls' time at the API over the cap)."""
+    return sum(c.end - c.start for c in run.admitted) / run.cap
+
+
 def steady_share(run: SlotRun) -> float:
     """The share of the cap busy with calls while the queue never ran dry: from the moment
     every slot had started its first call to the last time messages were seen waiting (NaN

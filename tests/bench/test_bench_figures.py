@@ -60,7 +60,12 @@ def measured(scale: float) -> Measured:
         wall_ms=100 * scale, cpu_ms=20 * scale, peak_rss_mb=80 * scale, start=0.0, end=1.0
     )
     slow = Handled(2060 * scale, 20, 80, 0.0, 2.1)
-    calls = [LoggedCall(lane * 0.01, lane * 0.01 + 1.0, 200) for lane in range(4)]
+    # 100 calls of 1 s on 4 slots: 25 s of calls at best
+    calls = [
+        LoggedCall(second + lane * 0.01, second + lane * 0.01 + 1.0, 200)
+        for second in range(25)
+        for lane in range(4)
+    ]
     run = Throughput(
         pairs=100,
         seconds=30 * scale,
