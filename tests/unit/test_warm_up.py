@@ -131,45 +131,55 @@ def test_prepare_builds_every_client_and_connect_reads_the_key_and_connects(
     server: Server,
 ) -> None:
     built: list[str] = []
-    clients = [lambda: built.append("dynamodb"), lambda: built.append("s3")]
+    steps = [lambda: built.append("s3"), lambda: built.append("images")]
     keys = CountingKeys()
-    warm = WarmUp(clients, keys, new_session(), server.url)
+    warm = WarmUp(steps, [], keys, new_session(), server.url)
     warm.prepare()
-    assert (built, keys.reads, server.connections) == (["dynamodb", "s3"], 0, 0)
+    assert (built, keys.reads, server.connections) == (["s3", "images"], 0, 0)
     warm.connect()
     assert (keys.reads, server.seen(1, 0)) == (1, (1, 0))
 
 
-# In a fresh interpreter (this one imported Pillow long ago): when `prepare` loads Pillow.
-_PREPARE_ALONE = """
-import json, sys
-from portrait_fusion.entry.warm_up import WarmUp
+# In a fresh interpreter (this one imported Pillow long ago): what each step of the warm-up
+# the object graph wires makes, in order, and when Pillow's plugins are loaded.
+_STEPS_ALONE = """
+import json, os, sys
+from portrait_fusion.core.settings import Settings
+from portrait_fusion.entry.bootstrap import build_app
 
-def client(name):
-    return lambda: seen.append([name, "PIL.Image" in sys.modules])
-
-seen = []
-WarmUp([client("s3"), client("dynamodb")], None, None, "").prepare()
-loaded = [m for m in ("PIL.JpegImagePlugin", "PIL.PngImagePlugin", "PIL.BmpImagePlugin",
-                      "PIL.ImageChops") if m in sys.modules]
-print(json.dumps({"pillow_loaded_by": seen, "loaded": loaded}))
+made = []
+for step in build_app(Settings.from_env(os.environ)).warm_up.steps:
+    result = step()
+    made.append([type(result).__name__, "PIL.JpegImagePlugin" in sys.modules])
+print(json.dumps(made))
 """
 
 
-def test_prepare_imports_pillow_and_its_plugins_right_after_the_first_client() -> None:
+def test_the_warm_up_makes_what_a_pair_needs_in_its_order_pillow_right_after_s3() -> None:
     """The image stack is really loaded ahead of the first pair (and into a snapshot):
     importing the modules that use it lazily would load nothing."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "OUTPUT_BUCKET": "out",
+        "API_KEY_SECRET_ID": "secret",
+        "IDEMPOTENCY_TABLE": "table",
+        "EVENT_BUS_NAME": "bus",
+    }
     child = subprocess.run(
-        [sys.executable, "-c", _PREPARE_ALONE], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", _STEPS_ALONE], env=env, capture_output=True, text=True, check=True
     )
-    report = json.loads(child.stdout)
-    assert report["pillow_loaded_by"] == [["s3", False], ["dynamodb", True]]
-    assert report["loaded"] == [
-        "PIL.JpegImagePlugin",
-        "PIL.PngImagePlugin",
-        "PIL.BmpImagePlugin",
-        "PIL.ImageChops",
+    assert json.loads(child.stdout) == [
+        ["S3", False],  # a pair lists and reads its inputs first
+        ["NoneType", True],  # then preflight decodes them: Pillow and its plugins
+        ["DynamoDB", True],  # beside its idempotency write (Powertools' layer)
+        ["DynamoDBIdempotencyGuard", True],
+        ["SecretsManager", True],  # the key, read ahead of the call
+        ["SQS", True],  # the next message, pulled while the call is in flight
+        ["EventBridge", True],  # the completion event
     ]
 
 
@@ -179,7 +189,7 @@ def test_renew_after_a_restore_drops_the_key_the_connections_and_the_random_stat
     client = FakeClient()
     keys = CountingKeys()
     session = new_session()
-    warm = WarmUp([lambda: client], keys, session, server.url)
+    warm = WarmUp([lambda: client], [lambda: client], keys, session, server.url)
     warm.connect()
     random.seed(7)
     snapshot_draw = random.random()
@@ -196,7 +206,7 @@ def test_a_failing_warm_up_is_left_for_the_first_pair_to_report() -> None:
     def broken() -> Any:
         raise RuntimeError("no credentials")
 
-    warm = WarmUp([broken], CountingKeys(), new_session(), "http://127.0.0.1:9/x")
+    warm = WarmUp([broken], [], CountingKeys(), new_session(), "http://127.0.0.1:9/x")
     warm.in_background().join(timeout=10)  # ends without raising anywhere
 
 

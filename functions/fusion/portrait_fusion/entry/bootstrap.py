@@ -32,6 +32,7 @@ from portrait_fusion.guards.api_pairs import DynamoDBApiPairs
 from portrait_fusion.guards.call_budget import Clock, DynamoDBCallBudget, utc_now
 from portrait_fusion.guards.idempotency import GuardedRun, IdempotencyGuard
 from portrait_fusion.guards.reuse import DynamoDBResultReuse
+from portrait_fusion.images import image_decoding
 from portrait_fusion.partners.partner_sweep import PartnerSweep
 from portrait_fusion.partners.pending_partners import PendingPartners
 from portrait_fusion.pipeline.key_resolution import KeyResolver
@@ -166,11 +167,12 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     sqs = _client("sqs")
     queues = SqsQueues(sqs)
     hand_back = HandBack(queues, VisibilityPolicy(random.random))
-    # In the order a pair meets them: its S3 reads, its idempotency write (DynamoDB) beside
-    # preflight and the key's read, the next message pulled while its call is in flight, its
-    # completion event. The warm-up imports the image stack right after the first.
+    # In the order a pair meets them: its S3 reads, its preflight (the image stack) beside its
+    # idempotency write (DynamoDB, Powertools), the key's read, the next message pulled while
+    # its call is in flight, its completion event.
     clients = [s3, dynamodb, secrets, sqs, *([events] if settings.event_bus_name else [])]
-    warm_up = WarmUp(clients, keys, session, settings.fusion_api_url)
+    steps = [s3, image_decoding.preload, dynamodb, guard.layer, *clients[2:]]
+    warm_up = WarmUp(steps, clients, keys, session, settings.fusion_api_url)
     pull = queues if settings.pull_from_queue else None
     entrypoints = EntryPoints(
         pipeline,
@@ -225,7 +227,8 @@ def build_sweep(settings: Settings) -> PartnerSweep:
 
 
 class _LazyIdempotencyGuard:
-    """Defers building the idempotency layer (and its DynamoDB client) to the first pair."""
+    """Builds the idempotency layer (and its DynamoDB client) on first use: a lone half never
+    needs it, and the warm-up builds it ahead of the first pair (`layer`)."""
 
     def __init__(self, factory: Callable[[], Any]) -> None:
         self._get = lazy(factory)
@@ -233,6 +236,10 @@ class _LazyIdempotencyGuard:
 
     def register_context(self, context: Any) -> None:
         self._context = context
+
+    def layer(self) -> Any:
+        """The idempotency layer, built now if it was not yet (the warm-up's step)."""
+        return self._get()
 
     def run(self, key: dict[str, Any], work: Callable[[], dict[str, Any]]) -> GuardedRun:
         guard = self._get()

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portrait_fusion.core.observability import logger
-from portrait_fusion.images import image_decoding
 
 if TYPE_CHECKING:
     import requests
@@ -33,17 +32,17 @@ if TYPE_CHECKING:
 class WarmUp:
     """What a warm execution environment holds, made ready ahead of the first pair."""
 
-    clients: Sequence[Callable[[], Any]]  # build-once accessors, in the order pairs meet them
+    steps: Sequence[Callable[[], object]]
+    """What `prepare` makes, in the order a pair needs it: build-once accessors of the clients
+    and the idempotency layer, and the image stack's import (`image_decoding.preload`)."""
+    clients: Sequence[Callable[[], Any]]  # those of the steps whose connections `renew` drops
     keys: ApiKeyProvider
     session: requests.Session
     api_url: str
 
     def prepare(self) -> None:
-        """Build the clients and import the image stack (safe to keep in a snapshot), in the
-        order a pair needs them: the first client (S3: a pair lists and reads its inputs),
-        then the image stack (preflight decodes them as soon as they are read), then the
-        others."""
-        for step in (*self.clients[:1], image_decoding.preload, *self.clients[1:]):
+        """Build what a pair needs, in its order (safe to keep in a snapshot)."""
+        for step in self.steps:
             step()
 
     def connect(self) -> None:
