@@ -23,7 +23,7 @@ from portrait_fusion.api.call_ahead import (
     release,
 )
 from portrait_fusion.api.call_slot import CallSlot
-from portrait_fusion.api.fusion_call import Answer, FusionCall, Upload, new_session
+from portrait_fusion.api.fusion_call import Answer, FusionCall, Upload, answer, new_session
 from portrait_fusion.api.paid_calls import UNUSABLE_LIMIT, InMemoryPaidCallMarks, PaidCallMarks
 from portrait_fusion.api.retry_policy import Backoff
 from portrait_fusion.core.errors import (
@@ -176,8 +176,9 @@ class FusionApiClient:
     def _attempt(
         self, tally: _Tally, request: MergeRequest, seconds_left: Callable[[], float]
     ) -> Answer:
-        """One call: its budget unit is reserved before waiting for the slot, and given back
-        after leaving it, so neither round trip sits between two calls."""
+        """One call. The slot is held only for the HTTP exchange; the budget unit is reserved
+        before waiting for it and given back (when the call was not billed) after leaving it,
+        and the answer is read after leaving it too: none of that sits between two calls."""
         unit = self._unit_for(tally)
         billed = False
         try:
@@ -188,17 +189,17 @@ class FusionApiClient:
                 tally.calls += 1
                 timeout = min(self._timeout, budget)
                 try:
-                    answer = self._transport.call(
+                    reply = self._transport.exchange(
                         request.target, request.template, request.similarity, tally.key, timeout
                     )
                 except ApiError as exc:
                     billed = exc.http_status == BILLED_STATUS
                     raise
-                billed = True
-                return answer
+            billed = reply.status == BILLED_STATUS
         finally:
             if unit is not None and not billed:
                 unit.give_back()
+        return answer(reply)
 
     def _unit_for(self, tally: _Tally) -> Reservation | None:
         """The call's budget unit: the one reserved ahead for the first call, else a new one

@@ -1,7 +1,9 @@
 """One HTTP call to the face-fusion endpoint: the multipart body, a bounded read, the answer.
 
-No retries here (`fusion_api` decides those): a call either returns the decoded result or
-raises the `ApiError` its answer means, with the answer's `Retry-After` as `retry_after`.
+No retries here (`fusion_api` decides those). The exchange (`FusionCall.exchange`) and the
+reading of its answer (`answer`: the decoded result, or the `ApiError` it means, with the
+answer's `Retry-After` as `retry_after`) are apart, so the client holds the environment's one
+call slot only while the API has the call.
 """
 
 from __future__ import annotations
@@ -89,15 +91,16 @@ class FusionCall:
                     )
         return body.decode("utf-8", "replace")
 
-    def call(
+    def exchange(
         self,
         target: Upload,
         template: Upload,
         similarity: float | None,
         key: ApiKey,
         timeout: float,
-    ) -> Answer:
-        """One call within `timeout` seconds: the decoded result, or the error it means."""
+    ) -> Reply:
+        """One HTTP exchange within `timeout` seconds: the answer as it arrived, whatever it
+        says (`answer` reads it); a `TransientApiError` when none (fully) arrived."""
         fields: dict[str, str | tuple[str, io.BytesIO, str]] = {
             "image_target": (target.filename, io.BytesIO(target.data), target.content_type),
             "image_template": (template.filename, io.BytesIO(template.data), template.content_type),
@@ -123,16 +126,37 @@ class FusionCall:
         except requests.RequestException as exc:
             # The status arrived: a 200 is billed, whatever became of its body.
             raise _unanswered(exc, timeout, http_status=response.status_code) from exc
-        latency_ms = round((self._clock() - started) * 1000)
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        try:
-            success = interpret(response.status_code, content, response.headers.get("Content-Type"))
-        except ApiError as exc:
-            exc.retry_after = retry_after
-            raise
-        finally:
-            del content, response  # the body can be tens of MB; keep only the decoded image
-        return _decoded(success, latency_ms)
+        return Reply(
+            response.status_code,
+            content,
+            response.headers.get("Content-Type"),
+            parse_retry_after(response.headers.get("Retry-After")),
+            latency_ms=round((self._clock() - started) * 1000),
+        )
+
+
+@dataclass
+class Reply:
+    """An HTTP answer of the endpoint as it arrived, before it is read."""
+
+    status: int
+    body: str
+    content_type: str | None
+    retry_after: float | None
+    latency_ms: int
+
+
+def answer(reply: Reply) -> Answer:
+    """What `reply` means: the decoded result, or the `ApiError` it says (with its
+    `Retry-After` as `retry_after`). Its body is dropped once read: it can be tens of MB."""
+    try:
+        success = interpret(reply.status, reply.body, reply.content_type)
+    except ApiError as exc:
+        exc.retry_after = reply.retry_after
+        raise
+    finally:
+        reply.body = ""
+    return _decoded(success, reply.latency_ms)
 
 
 def _unanswered(
