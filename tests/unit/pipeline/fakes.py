@@ -136,7 +136,8 @@ class EventLog:
 
 @dataclass
 class MemoryReuse:
-    """A re-use store that remembers fingerprints and reads results back from storage."""
+    """A re-use store that remembers fingerprints and reads results back from storage, at
+    the version each names."""
 
     storage: MemoryStorage
     entries: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
@@ -145,7 +146,7 @@ class MemoryReuse:
         if key not in self.entries:
             return None
         pair_id, entry = self.entries[key]
-        image, _ = self.storage.objects[(entry["bucket"], entry["key"])]
+        image = self.storage.versions[ObjectRef(entry["bucket"], entry["key"], entry["version_id"])]
         return EarlierResult(pair_id, image, entry)
 
     def remember(self, key: str, pair_id: str, entry: dict[str, Any]) -> None:

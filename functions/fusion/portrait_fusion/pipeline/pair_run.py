@@ -141,7 +141,11 @@ class PairRun:
                 count("PairsReused")
                 count("PairsSucceeded")
                 logger.info(
-                    "identical request: result re-used", extra={"reused_from": earlier.pair_id}
+                    "identical request: result re-used",
+                    extra={
+                        "reused_from": earlier.pair_id,
+                        "reused_version": earlier.entry.get("version_id"),
+                    },
                 )
                 return document
             payer = Payer(tenant_of(self.settings.pair_pattern, record.target.key), owner)
