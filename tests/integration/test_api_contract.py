@@ -3,7 +3,6 @@ the classification parks, fails or retries (published and unknown), and retry gu
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
 from tests import images
+from tests.emf import metric_total
 from tests.harness import Buckets, unique_pair
 
 VISIBILITY_S = 1.1  # the integration queue's visibility timeout, and a margin
@@ -22,16 +22,6 @@ def upload_pair(buckets: Buckets) -> str:
     buckets.upload(pair_id, "target", images.as_jpeg())
     buckets.upload(pair_id, "template", images.as_png(), "png")
     return pair_id
-
-
-def paid_but_unusable(output: str) -> float:
-    """The `PaidButUnusable` data points in the EMF lines the handler printed."""
-    total = 0.0
-    for line in output.splitlines():
-        if '"PaidButUnusable"' in line:
-            value = json.loads(line)["PaidButUnusable"]
-            total += sum(value) if isinstance(value, list) else value
-    return total
 
 
 def test_an_unusable_200_repeated_across_deliveries_costs_at_most_two_calls(
@@ -67,7 +57,7 @@ def test_an_unusable_200_repeated_across_deliveries_costs_at_most_two_calls(
     ids = document["api"]["unusable_request_ids"]
     assert len(ids) == 2 and all(ids) and ids[0] != ids[1]
     assert document["api"]["request_id"] == ids[1]
-    assert paid_but_unusable(capsys.readouterr().out) == 2
+    assert metric_total(capsys.readouterr().out, "PaidButUnusable") == 2
 
 
 def test_a_good_result_after_an_unusable_200_records_the_billed_request(

@@ -14,90 +14,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
 
 import pytest
 import requests
 
 from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
-from local_stack.esm import messages_to_delete
-from local_stack.lambda_runtime import sqs_event
 from local_stack.pair_api import local_pair_api
 from local_stack.pair_api_server import PairApiServer
 from tests import images
 from tests.completion import EventLog, assert_valid_event
 from tests.conftest import load_event
 from tests.harness import Buckets
+from tests.integration.notifications import Queue, notified_key
 
 # Batch Operations' result string for a success: where the result is, and which version.
 BATCH_RESULT = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.+) \(version (?P<version>[^)]+)\)$")
-
-
-@dataclass
-class Queue:
-    """The fusion queue as Lambda's event source mapping reads it: long polls until the
-    expected notifications are in (or a deadline passes), then one batch to the handler."""
-
-    stack: LocalStack
-    sqs: Any
-    function: Any
-
-    def receive(self, keys: Collection[str], timeout_s: float = 30.0) -> list[dict[str, Any]]:
-        """A message for each of `keys` (S3 may deliver a notification a little after the
-        upload returns); messages about other keys are made visible again at once."""
-        wanted, got = set(keys), []
-        deadline = time.monotonic() + timeout_s
-        while wanted:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no notification for {sorted(wanted)} within {timeout_s} s"
-            answer = self.sqs.receive_message(
-                QueueUrl=self.stack.queue_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=max(1, min(20, int(left))),
-                VisibilityTimeout=60,  # longer than the handler takes with them
-                AttributeNames=["All"],
-            )
-            for message in answer.get("Messages", []):
-                key = notified_key(message["Body"])
-                if key in wanted:
-                    wanted.discard(key)
-                    got.append(message)
-                else:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.stack.queue_url,
-                        ReceiptHandle=message["ReceiptHandle"],
-                        VisibilityTimeout=0,
-                    )
-        return got
-
-    def deliver(self, keys: Collection[str]) -> list[dict[str, Any]]:
-        """The notifications for `keys` as one SQS batch to the handler; the messages it is
-        done with are deleted. Returns the messages delivered."""
-        messages = self.receive(keys)
-        response = self.function.invoke(sqs_event(messages, queue_arn=self.stack.queue_arn))
-        assert response == {"batchItemFailures": []}
-        for message in messages:
-            if message["MessageId"] in messages_to_delete([message["MessageId"]], response):
-                self.sqs.delete_message(
-                    QueueUrl=self.stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-        return messages
-
-    def send_again(self, body: str) -> None:
-        """A late duplicate of a notification (S3 delivers at least once)."""
-        self.sqs.send_message(QueueUrl=self.stack.queue_url, MessageBody=body)
-
-
-def notified_key(body: str) -> str:
-    """The key an S3 notification names (form-encoded in the message, as S3 writes it)."""
-    record = json.loads(body)["Records"][0]
-    return unquote_plus(str(record["s3"]["object"]["key"]))
 
 
 @dataclass
@@ -260,7 +196,7 @@ def test_every_answered_and_stored_document_names_bytes_that_still_match_it(
     truth.check_everything(pair_id, assert_valid_document)
 
     # Step 3: the first request again: a duplicate notification, and the same pair ad hoc
-    (target_notification,) = (m for m in first_notifications if notified_key(m["Body"]) == target)
+    (target_notification,) = (m for m in first_notifications if notified_key(m) == target)
     queue.send_again(target_notification["Body"])
     queue.deliver([target])
     replay = truth.answer(
