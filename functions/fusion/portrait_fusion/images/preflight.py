@@ -288,10 +288,9 @@ def _decode_sample(role: Role, data: bytes, info: ImageInfo) -> Image:
 
 
 def _is_grayscale(img: Image) -> bool:
+    """Whether a sample is grey in all but its mode (grey modes are refused from the header)."""
     from PIL import ImageChops
 
-    if img.mode in _GRAY_MODES:
-        return True
     red, green, blue = img.convert("RGB").split()
     return all(
         ImageChops.difference(a, b).getextrema()[1] <= _GRAY_TOLERANCE  # type: ignore[operator]
