@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -87,6 +88,24 @@ def test_without_auto_fit_convertible_inputs_are_rejected(
     with pytest.raises(PreflightError) as caught:
         prepare(Role.TARGET, make(), auto_fit=False)
     assert caught.value.code == code
+
+
+def test_an_unsupported_type_is_named_and_auto_fit_suggested_only_where_it_would_help() -> None:
+    error = refusal(Role.TARGET, images.webp(), auto_fit=False)
+    assert error.message == (
+        "target is a WebP image; the API accepts JPEG, PNG and BMP "
+        "(AUTO_FIT=true also converts HEIC/HEIF, AVIF and WebP)"
+    )
+    error = refusal(Role.TEMPLATE, images.gif(), auto_fit=True)
+    assert error.message == "template is a GIF file; the API accepts JPEG, PNG and BMP"
+
+
+@pytest.mark.parametrize("auto_fit", [True, False])
+def test_a_decompression_bomb_is_named_as_such(auto_fit: bool) -> None:
+    error = refusal(Role.TEMPLATE, images.decompression_bomb(), auto_fit=auto_fit)
+    assert error.message == (
+        "template claims dimensions far beyond 4096 px (a decompression bomb?)"
+    )
 
 
 def test_error_messages_say_what_the_file_really_is() -> None:
@@ -184,11 +203,28 @@ def claiming(data: bytes, width: int, height: int) -> bytes:
 
 
 @cache
-def largest_jpeg() -> bytes:
-    """64 megapixels, the most auto-fit takes, stored sideways (EXIF orientation 6), as a
-    panorama shot in portrait would be."""
-    stored = Image.new("RGB", (16_000, 4_000), (180, 120, 90))
+def sideways_panorama() -> bytes:
+    """26 megapixels stored sideways (EXIF orientation 6): decoded at half scale only when
+    the quarter turn is taken into account (decoded in full it would break the budget)."""
+    stored = Image.new("RGB", (12_000, 2_200), (180, 120, 90))
     return images.encode(stored, "JPEG", quality=50, exif=exif_with_orientation(6))
+
+
+@cache
+def largest_jpeg() -> bytes:
+    """64 megapixels, the most auto-fit takes."""
+    return images.encode(Image.new("RGB", (8_000, 8_000), (180, 120, 90)), "JPEG", quality=50)
+
+
+def png_claiming(width: int, height: int, colour_type: int) -> bytes:
+    """A PNG whose header claims `width` x `height` (colour type 6: RGBA), with no pixels."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 @cache
@@ -266,9 +302,16 @@ def test_a_side_at_the_minimum_is_refused_with_the_minimum_named(role: Role, low
     )
 
 
-def test_auto_fit_takes_64_megapixels_even_stored_sideways_and_sends_them_upright() -> None:
+def test_auto_fit_takes_64_megapixels_decoded_and_sent_at_half_scale() -> None:
     prepared = prepare(Role.TEMPLATE, largest_jpeg(), auto_fit=True)
-    assert (prepared.info.width, prepared.info.height) == (1024, 4095)
+    assert (prepared.info.width, prepared.info.height) == (4000, 4000)
+    assert prepared.adjustment is not None
+    assert prepared.adjustment["changes"] == ["downscaled"]
+
+
+def test_a_photo_stored_sideways_is_fitted_and_sent_upright() -> None:
+    prepared = prepare(Role.TEMPLATE, sideways_panorama(), auto_fit=True)
+    assert (prepared.info.width, prepared.info.height) == (751, 4095)
     assert prepared.adjustment is not None
     assert prepared.adjustment["changes"] == ["rotated", "downscaled"]
     assert prepared.adjustment["action"] == "rotated, downscaled (AUTO_FIT)"
@@ -314,6 +357,24 @@ def test_auto_fit_converts_a_webp_whose_decode_fits_its_budget_and_refuses_one_r
     assert (error.code, error.message) == (
         "FILE_RESOLUTION_EXCEEDS_LIMITS",
         "target is a 4096x1537 px WEBP (mode RGB): too many pixels to decode within "
+        "auto-fit's memory budget of 96 MiB",
+    )
+
+
+def test_an_rgba_png_under_4096_px_is_not_downscaled_so_costs_4_bytes_a_pixel() -> None:
+    # 12.7 megapixels: within the budget at 4 bytes a pixel, beyond it at the 8 of a downscale.
+    data = images.encode(Image.new("RGBA", (4095, 3100), (180, 120, 90, 255)), "PNG")
+    fitted = prepare(Role.TEMPLATE, data, auto_fit=True)
+    assert (fitted.info.width, fitted.info.height) == (4095, 3100)
+    assert fitted.adjustment is not None
+    assert fitted.adjustment["changes"] == ["converted"]
+
+
+def test_an_rgba_png_to_downscale_costs_8_bytes_a_pixel() -> None:
+    error = refusal(Role.TEMPLATE, png_claiming(4096, 3073, colour_type=6), auto_fit=True)
+    assert (error.code, error.message) == (
+        "FILE_RESOLUTION_EXCEEDS_LIMITS",
+        "template is a 4096x3073 px PNG (mode RGBA): too many pixels to decode within "
         "auto-fit's memory budget of 96 MiB",
     )
 
@@ -435,6 +496,12 @@ def test_checking_a_large_jpeg_decodes_a_small_sample_beside_a_large_decode() ->
     assert finishes_beside_a_large_decode(lambda: prepare(Role.TARGET, data, auto_fit=False), 60)
 
 
-def test_checking_a_large_png_waits_for_the_large_decode_before_it() -> None:
-    data = plain((180, 120, 90), size=(2100, 2000))  # 4.2 megapixels, decoded in full
-    assert not finishes_beside_a_large_decode(lambda: prepare(Role.TARGET, data, auto_fit=False), 2)
+@pytest.mark.parametrize(("mode", "auto_fit"), [("RGB", False), ("RGB", True), ("RGBA", True)])
+def test_checking_or_converting_a_large_png_waits_for_the_large_decode_before_it(
+    mode: str, auto_fit: bool
+) -> None:
+    # 4.2 megapixels, decoded in full: checked as it is, or (with alpha) converted.
+    data = plain((180, 120, 90, 255)[: len(mode)], size=(2100, 2000), mode=mode)
+    assert not finishes_beside_a_large_decode(
+        lambda: prepare(Role.TARGET, data, auto_fit=auto_fit), 2
+    )
