@@ -121,6 +121,20 @@ def test_a_heif_header_without_an_image_is_a_decoding_failure_with_auto_fit() ->
     with pytest.raises(PreflightError) as caught:
         prepare(Role.TARGET, images.heic_signature(), auto_fit=True)
     assert caught.value.code == "FILE_DECODING_FAILURE"
+    assert caught.value.message == "target looks like HEIF but its header cannot be decoded"
+
+
+def test_a_jpeg_signature_without_a_header_is_a_decoding_failure_named_so() -> None:
+    error = refusal(Role.TEMPLATE, b"\xff\xd8\xff" + b"\x00" * 64, auto_fit=False)
+    assert (error.code, error.message) == (
+        "FILE_DECODING_FAILURE",
+        "template looks like JPEG but its header cannot be decoded",
+    )
+
+
+def test_without_auto_fit_a_cmyk_jpeg_is_refused_as_such() -> None:
+    error = refusal(Role.TARGET, images.cmyk_jpeg(), auto_fit=False)
+    assert error.message == "target is a CMYK JPEG; the API needs an RGB image"
 
 
 def test_good_inputs_pass_unchanged() -> None:
