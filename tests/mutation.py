@@ -6,7 +6,8 @@ imported the package already. A function that runs only while its module is impo
 error-code table is built so) is then judged by whichever test happened to import it first;
 a fresh process imports the mutated module itself, and the whole tier judges it.
 
-Run from the folder `mutmut run` ran in: `python -m tests.mutation [PATTERN ...]`.
+Run from the folder `mutmut run` ran in: `python -m tests.mutation [PATTERN ...]` (the patterns
+`mutmut run` was given: only those mutants are scored).
 """
 
 from __future__ import annotations
@@ -92,9 +93,10 @@ def main(patterns: list[str]) -> int:
     scores: dict[str, Score] = {}
     tests = unit_tier()
     for name, listed in sorted(statuses().items()):
+        if patterns and not any(fnmatch.fnmatch(name, p) for p in patterns):
+            continue  # the score of the mutants asked for, all re-run where they survived
         status = listed
-        chosen = not patterns or any(fnmatch.fnmatch(name, p) for p in patterns)
-        if chosen and listed in _UNDETECTED:
+        if listed in _UNDETECTED:
             status = recheck(name, tests)
             print(f"re-run against the whole tier: {name}: {status}", flush=True)
         score = scores.setdefault(name.rpartition(".")[0], Score())
