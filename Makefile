@@ -16,7 +16,7 @@ export SAM_CLI_TELEMETRY := 0
 PY313_DIR := $(dir $(PYENV_PY313))
 export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
 
-.PHONY: help dev sam-dev build browser demo stack invoke format lint unit integration e2e template test soak bench redrive erase clean
+.PHONY: help dev sam-dev build browser demo stack invoke format lint unit integration e2e template test mutation soak bench redrive erase clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -85,6 +85,20 @@ template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template 
 
 test: lint template browser  ## everything CI runs: lint, template checks, every test tier
 	$(PY) -m pytest tests --ignore=tests/template
+
+# mutmut names a mutant after its file's path, which must read as the module's import name: it
+# runs in out/mutation, where portrait_fusion/ sits at the top beside links to what the unit
+# tests read (their ROOT is then out/mutation/mutants, and ../shared is out/mutation/shared).
+MUTATION_DIR := out/mutation
+MUTATION_LINKS := tests events schemas local_stack template.yaml README.md pyproject.toml
+
+mutation: dev  ## mutation testing of the pure modules with the unit tier (not in CI; MUTANTS='portrait_fusion.pairs.*' for some)
+	@mkdir -p $(MUTATION_DIR)
+	@cd $(MUTATION_DIR) && for f in $(MUTATION_LINKS); do ln -sfn ../../$$f $$f; done \
+	  && ln -sfn ../../functions/fusion/portrait_fusion portrait_fusion \
+	  && ln -sfn $(abspath $(CURDIR)/../shared) shared
+	cd $(MUTATION_DIR) && time ../../$(VENV)/bin/mutmut run --max-children 1 $(MUTANTS)
+	cd $(MUTATION_DIR) && time ../../$(PY) -m tests.mutation $(MUTANTS)
 
 soak: dev  ## the full soak: 200+ pairs with random faults and a rate limit
 	SOAK_PAIRS=$${SOAK_PAIRS:-240} $(PY) -m pytest tests/e2e/test_soak.py -s
