@@ -1,4 +1,5 @@
-"""The folders are the architecture: the README's table, the folders and the layer contracts agree."""
+"""The folders are the architecture: the README's table, the folders and the layer contracts
+agree."""
 
 from __future__ import annotations
 
