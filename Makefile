@@ -16,8 +16,9 @@ export PATH := $(if $(wildcard $(PYENV_PY313)),$(PY313_DIR):,)$(PATH)
 
 # Test workers (pytest-xdist): most tests wait on servers, queues and backoffs rather than
 # compute, so more workers than this machine's two cores pay. WORKERS=0 runs in one process.
+# loadgroup keeps a module marked xdist_group (one costly module fixture) on one worker.
 WORKERS ?= 4
-XDIST := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS))
+XDIST := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
 TIMES := out/test-times.tsv
 TIMED := $(PY) -m tests.stopwatch $(TIMES)
 

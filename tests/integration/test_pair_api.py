@@ -26,6 +26,8 @@ from tests.aws_endpoint import on_moto
 from tests.harness import provision_tier
 
 TOKEN = "integration-token"
+# One stack and server serve every test here: on one worker (make test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("pair-api")
 
 
 @pytest.fixture(scope="module")
