@@ -94,7 +94,7 @@ template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template 
 	$(MAKE) --no-print-directory build
 	$(PY) -m pytest tests/template
 
-test: dev sam-dev browser  ## everything CI runs (about 5 min): lint, template checks, every tier, on moto
+test: dev sam-dev browser  ## everything CI runs (about 6 min): lint, template checks, every tier, on moto
 	@mkdir -p out && : > $(TIMES)
 	@$(TIMED) lint -- $(MAKE) --no-print-directory lint
 	@$(TIMED) template -- $(MAKE) --no-print-directory template
