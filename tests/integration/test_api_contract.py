@@ -3,7 +3,6 @@ the classification parks, fails or retries (published and unknown), and retry gu
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -14,7 +13,9 @@ from tests import images
 from tests.emf import metric_total
 from tests.harness import Buckets, unique_pair
 
-VISIBILITY_S = 1.1  # the integration queue's visibility timeout, and a margin
+# Longer than the integration queue's visibility timeout (1 s): a long poll this long sees a
+# handed-back message come back.
+LONG_POLL_S = 2
 
 
 def upload_pair(buckets: Buckets) -> str:
@@ -44,11 +45,12 @@ def test_an_unusable_200_repeated_across_deliveries_costs_at_most_two_calls(
     assert buckets.document(pair_id) is None
     assert emulator.stats()["calls"] == 1
 
-    time.sleep(VISIBILITY_S)
     configure(API_MAX_ATTEMPTS="1")
-    assert function.deliver()["batchItemFailures"] == []  # the replacement: unusable too
-    time.sleep(VISIBILITY_S)
-    assert sqs.receive_message(QueueUrl=stack.queue_url).get("Messages") is None
+    # the handed-back messages return; the replacement is unusable too
+    assert function.deliver()["batchItemFailures"] == []
+    # and nothing comes back any more
+    idle = sqs.receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=LONG_POLL_S)
+    assert idle.get("Messages") is None
 
     assert emulator.stats()["calls"] == 2
     document = buckets.document(pair_id)
@@ -79,12 +81,12 @@ def test_error_ai_not_exists_parks_the_pair_until_the_api_is_back(
     emulator.set_faults(Faults(script=("ERROR_AI_NOT_EXISTS",) * 2))
     pair_id = upload_pair(buckets)
     for calls in (1, 2):  # parked: handed back at once, on every delivery, never failed
+        # (an operational hold waits the queue's visibility timeout, doubling by receive
+        # count: each delivery waits for the messages to come back)
         response = function.deliver()
         assert len(response["batchItemFailures"]) == len(response["messages"]) == 2
         assert buckets.document(pair_id) is None
         assert emulator.stats()["calls"] == calls
-        # an operational hold waits the queue's visibility timeout, doubling by receive count
-        time.sleep(VISIBILITY_S * 2 ** (calls - 1))
     # the service is back (the script is spent): the parked pair completes
     assert function.deliver()["batchItemFailures"] == []
     assert buckets.document(pair_id)["status"] == "succeeded"  # type: ignore[index]

@@ -264,6 +264,10 @@ def test_erasure_reads_a_deployed_stacks_outputs(stack: LocalStack) -> None:
         Parameters=[{"ParameterKey": "OutputPrefix", "ParameterValue": "done/"}],
     )
     try:
+        # Outputs exist once the stack is created, which CloudFormation does after answering
+        cloudformation.get_waiter("stack_create_complete").wait(
+            StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
         where = PairLocations.from_stack(cloudformation, name)
     finally:
         cloudformation.delete_stack(StackName=name)
