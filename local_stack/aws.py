@@ -284,7 +284,11 @@ def provision(
             for name, value in pair_api.get("Environment", {}).get("Variables", {}).items()
         },
         pair_api_gateway=read_http_api(
-            template.document, overrides=overrides, stack_name=names_prefix, region=REGION
+            template.document,
+            overrides=overrides,
+            stack_name=names_prefix,
+            region=REGION,
+            account_id=account_id,
         ),
     )
 
