@@ -62,7 +62,8 @@ FULL = Plan(
     reps=3,
 )
 # Every code path of the full run, in seconds: for the smoke test, not for numbers. Two
-# repetitions are enough to take medians and spreads.
+# repetitions are enough to take medians and spreads; smaller portraits and a shorter slow
+# API keep it cheap (its figures are printed, never checked).
 QUICK = Plan(
     cold_runs=1,
     warm_pairs=3,
@@ -77,6 +78,8 @@ QUICK = Plan(
     profile_pairs=2,
     reps=2,
     warmup_pairs=1,
+    pair_side=512,
+    slow_api_ms=500,
 )
 
 

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from benchmarks.timeline import SlotRun
-from benchmarks.workload import HANDLERS, MEMORY_MB, Bench, Pair, check_not_reused, new_pair_id
+from benchmarks.workload import (
+    HANDLERS,
+    MEMORY_MB,
+    VISIBILITY_TIMEOUT_S,
+    Bench,
+    Pair,
+    check_not_reused,
+    new_pair_id,
+)
 from local_stack.emulator import Faults
 from local_stack.esm import EventSourceMapping
 
@@ -75,7 +83,8 @@ def measure(
         env=bench.env if env is None else env,
         batch_size=bench.stack.batch_size if name == "ours" else BASELINE_BATCH_SIZE,
         concurrency=cap,
-        function_timeout_s=bench.stack.function_timeout,
+        # no longer than the queue's visibility timeout, which Lambda requires of a mapping
+        function_timeout_s=min(bench.stack.function_timeout, VISIBILITY_TIMEOUT_S),
         memory_size_mb=MEMORY_MB,
         endpoint_url=bench.stack.endpoint_url,
         log_file=bench.log_file,

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from local_stack.account import ACCOUNT_ID, REGION
+from local_stack.account import REGION
 from local_stack.cfn import Template, TemplateError, is_true, to_text
 from local_stack.event_bus import subscribe_queue
 from local_stack.http_api import HttpApi, read_http_api
@@ -139,6 +139,8 @@ class LocalStack:
 
     endpoint_url: str
     region: str
+    account_id: str
+    """The endpoint's own account (STS GetCallerIdentity): moto's, LocalStack's, yours."""
     input_bucket: str
     output_bucket: str
     queue_url: str
@@ -170,6 +172,20 @@ class LocalStack:
         return local_client(service, self.endpoint_url, self.region, **options)
 
 
+def account_of(endpoint_url: str) -> str:
+    """The account id of the caller on ``endpoint_url`` (STS GetCallerIdentity)."""
+    account: str = local_client("sts", endpoint_url).get_caller_identity()["Account"]
+    return account
+
+
+def queue_arn(sqs: Any, url: str) -> str:
+    """A queue's ARN, as the queue itself tells it."""
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return arn
+
+
 def provision(
     endpoint_url: str,
     template_path: str | Path = "template.yaml",
@@ -184,16 +200,24 @@ def provision(
     ``overrides`` are parameter overrides, as for ``sam deploy --parameter-overrides``;
     ``visibility_timeout`` replaces the queue's, so tests can see retries within seconds.
     Names are ``<names_prefix>-input``, ``-output``, ``-queue``, ``-dlq``, ``-idempotency``
-    and ``<names_prefix>/api-key``. As S3 does, moto queues an ``s3:TestEvent`` message
-    when the notification is set up; it is left on the queue. Raises :class:`TemplateError`
-    when the template holds something that cannot be reproduced locally.
+    and ``<names_prefix>/api-key``. ARNs carry the endpoint's own account id, as STS tells
+    it, so any AWS implementation serves. As S3 does, moto queues an ``s3:TestEvent``
+    message when the notification is set up; it is left on the queue. Raises
+    :class:`TemplateError` when the template holds something that cannot be reproduced
+    locally.
     """
-    template = Template.load(
-        template_path, overrides=overrides, stack_name=names_prefix, region=REGION
-    )
 
     def client(service: str) -> Any:
         return local_client(service, endpoint_url)
+
+    account_id = account_of(endpoint_url)
+    template = Template.load(
+        template_path,
+        overrides=overrides,
+        stack_name=names_prefix,
+        region=REGION,
+        account_id=account_id,
+    )
 
     sqs = client("sqs")
     dlq_url = _create_queue(sqs, template, "FusionDLQ", f"{names_prefix}-dlq", {})
@@ -232,6 +256,7 @@ def provision(
     return LocalStack(
         endpoint_url=endpoint_url,
         region=REGION,
+        account_id=account_id,
         input_bucket=input_bucket,
         output_bucket=output_bucket,
         queue_url=queue_url,
@@ -259,7 +284,11 @@ def provision(
             for name, value in pair_api.get("Environment", {}).get("Variables", {}).items()
         },
         pair_api_gateway=read_http_api(
-            template.document, overrides=overrides, stack_name=names_prefix, region=REGION
+            template.document,
+            overrides=overrides,
+            stack_name=names_prefix,
+            region=REGION,
+            account_id=account_id,
         ),
     )
 
@@ -275,7 +304,7 @@ def _create_queue(
         for key, value in properties.items()
     }
     url: str = sqs.create_queue(QueueName=name, Attributes=attributes | overrides)["QueueUrl"]
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+    arn = queue_arn(sqs, url)
     template.register(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
     return url
 

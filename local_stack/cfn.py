@@ -17,8 +17,6 @@ from typing import Any
 
 import cfn_tools  # type: ignore[import-untyped]
 
-from local_stack.account import ACCOUNT_ID
-
 
 class TemplateError(ValueError):
     """The template asks for something the local stack cannot reproduce faithfully."""
@@ -54,16 +52,17 @@ class Template:
         overrides: Mapping[str, str] | None = None,
         stack_name: str,
         region: str,
+        account_id: str,
     ) -> None:
         self.document = document
         self.parameters = _parameter_values(document.get("Parameters", {}), overrides or {})
         self._pseudo = {
-            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::AccountId": account_id,
             "AWS::Partition": "aws",
             "AWS::Region": region,
             "AWS::StackName": stack_name,
             "AWS::StackId": (
-                f"arn:aws:cloudformation:{region}:{ACCOUNT_ID}:stack/{stack_name}/local"
+                f"arn:aws:cloudformation:{region}:{account_id}:stack/{stack_name}/local"
             ),
             "AWS::URLSuffix": "amazonaws.com",
         }
@@ -89,10 +88,17 @@ class Template:
         overrides: Mapping[str, str] | None = None,
         stack_name: str,
         region: str,
+        account_id: str,
     ) -> Template:
         """Parse a CloudFormation/SAM YAML file, short-form tags (``!Ref``...) included."""
         document = cfn_tools.load_yaml(Path(path).read_text(encoding="utf-8"))
-        return cls(document, overrides=overrides, stack_name=stack_name, region=region)
+        return cls(
+            document,
+            overrides=overrides,
+            stack_name=stack_name,
+            region=region,
+            account_id=account_id,
+        )
 
     def resource(self, logical_id: str) -> Mapping[str, Any]:
         """The raw declaration of ``logical_id`` (Type, Properties...)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from local_stack.aws import LocalStack, aws_env, local_client
 from local_stack.cfn import TemplateError
 from local_stack.emulator import Faults
+from local_stack.esm import InvalidMapping
 from local_stack.invoke import STATE_FILE, StackState, invoke, print_invocation
 from local_stack.jwt_issuer import JWKS_PATH, LocalIssuer
 from local_stack.stack import running_stack
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "token":
             return print_token(args)
         return up(args)
-    except (TemplateError, OSError) as exc:  # a refused override, a port in use, no stack
+    # a refused override or mapping, a port in use, no stack
+    except (TemplateError, InvalidMapping, OSError) as exc:
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
 
 
@@ -65,7 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     up_.add_argument("--api-key", default=None, help="default: a random one")
     up_.add_argument("--batch-size", type=int, help="default: the template's BatchSize")
     up_.add_argument("--concurrency", type=int, help="default: the template's MaxConcurrency")
-    up_.add_argument("--visibility-timeout", type=int, help="seconds; default: the template's")
+    up_.add_argument(
+        "--visibility-timeout",
+        type=int,
+        help="seconds, no less than the function's Timeout (as Lambda requires); default: the "
+        "template's",
+    )
     up_.add_argument("--handler", help="default: FusionFunction's Handler in the template")
     up_.add_argument("--log-file", type=Path, help="function logs; default: stderr")
     up_.add_argument("--pair-api-port", type=int, default=8080, help="default: 8080")

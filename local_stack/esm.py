@@ -41,6 +41,10 @@ class InvalidBatchResponse(ValueError):
     """A batchItemFailures response Lambda would reject, failing the whole batch."""
 
 
+class InvalidMapping(ValueError):
+    """A mapping Lambda refuses to create (CreateEventSourceMapping's InvalidParameterValue)."""
+
+
 def messages_to_delete(message_ids: Sequence[str], response: Any) -> set[str]:
     """The messages a successful invocation is done with, under ReportBatchItemFailures.
 
@@ -105,6 +109,7 @@ class EventSourceMapping(Running):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.queue_url = queue_url
+        self.function_timeout_s = function_timeout_s
         self.batch_size = batch_size
         self.wait_time_s = wait_time_s
         self.region = region
@@ -137,11 +142,23 @@ class EventSourceMapping(Running):
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        """Start one poller per concurrent execution; workers start on their first batch."""
+        """Start one poller per concurrent execution; workers start on their first batch.
+
+        Raises :class:`InvalidMapping` when the queue's visibility timeout is shorter than
+        the function's timeout, as Lambda does: its messages would come back while an
+        invocation still holds them, and be delivered again (and head for the DLQ) while
+        their first delivery is being worked on.
+        """
         attributes = self._sqs.get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
-        )
-        self._queue_arn = attributes["Attributes"]["QueueArn"]
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn", "VisibilityTimeout"]
+        )["Attributes"]
+        visibility = int(attributes["VisibilityTimeout"])
+        if visibility < self.function_timeout_s:
+            raise InvalidMapping(
+                f"Queue visibility timeout: {visibility} seconds is less than Function timeout:"
+                f" {self.function_timeout_s:g} seconds"
+            )
+        self._queue_arn = attributes["QueueArn"]
         self._stopping.clear()
         self._threads = [
             threading.Thread(target=self._poll, args=(env,), name=f"esm-poller-{i}", daemon=True)

@@ -8,8 +8,6 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from local_stack.account import ACCOUNT_ID, REGION
-
 SOURCE = "portrait-fusion"
 RULE_SUFFIX = "completion-events"
 
@@ -24,7 +22,9 @@ def subscribe_queue(events: Any, sqs: Any, bus_name: str, names_prefix: str) -> 
             events.create_event_bus(Name=bus_name)
     name = f"{names_prefix}-events"
     url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+    queue_arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
     rule = f"{names_prefix}-{RULE_SUFFIX}"
     rule_arn = events.put_rule(
         Name=rule,

@@ -107,14 +107,27 @@ def read_http_api(
     overrides: Mapping[str, str] | None = None,
     stack_name: str,
     region: str,
+    account_id: str,
 ) -> HttpApi:
     """The Pair API's routes and throttling as ``template`` (a path, or the parsed document)
     declares them in JWT mode."""
     jwt_mode = {**(overrides or {}), **JWT_MODE}
     resolved = (
-        Template(template, overrides=jwt_mode, stack_name=stack_name, region=region)
+        Template(
+            template,
+            overrides=jwt_mode,
+            stack_name=stack_name,
+            region=region,
+            account_id=account_id,
+        )
         if isinstance(template, Mapping)
-        else Template.load(template, overrides=jwt_mode, stack_name=stack_name, region=region)
+        else Template.load(
+            template,
+            overrides=jwt_mode,
+            stack_name=stack_name,
+            region=region,
+            account_id=account_id,
+        )
     )
     resources: Mapping[str, Mapping[str, Any]] = resolved.document.get("Resources", {})
     routes: list[Route] = []

@@ -10,9 +10,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from local_stack.aws import MotoServer, start_moto
+from local_stack.aws import MotoServer
 from local_stack.emulator import FusionEmulator
+from tests.aws_endpoint import ExternalEndpoint, aws_endpoint, on_moto
 from tests.harness import API_KEY
+from tests.tier_times import pytest_runtest_logreport, pytest_terminal_summary
+
+__all__ = ["pytest_runtest_logreport", "pytest_terminal_summary"]  # hooks: each tier's time
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schemas" / "result-document.schema.json"
@@ -68,11 +72,24 @@ def no_stray_metrics() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    """moto's server on 127.0.0.1, for the tiers that need AWS (each uses its own names)."""
-    server = start_moto()
-    yield server
-    server.stop()
+def moto() -> Iterator[MotoServer | ExternalEndpoint]:
+    """AWS for the tiers that need it (each uses its own names): moto's server on 127.0.0.1,
+    one per test process, or the endpoint in AWS_ENDPOINT_URL (tests/aws_endpoint.py)."""
+    with aws_endpoint() as endpoint:
+        yield endpoint
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the tests marked `moto_only` when AWS is not a moto server of this process."""
+    for item in items:
+        marker = item.get_closest_marker("moto_only")
+        if marker is None:
+            continue
+        reason = marker.kwargs.get("reason")
+        if not reason:
+            raise pytest.UsageError(f"{item.nodeid}: moto_only needs reason=...")
+        if not on_moto():
+            item.add_marker(pytest.mark.skip(reason=f"moto only: {reason}"))
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 from botocore.exceptions import ClientError
 
 from local_stack.aws import LocalStack, aws_env, provision
+from tests.aws_endpoint import tier_names
 
 API_KEY = "pf-test-key-0123456789abcdef"
 TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
@@ -29,12 +31,13 @@ def provision_tier(
     **overrides: str,
 ) -> LocalStack:
     """The template's resources for one test tier, under names of its own (moto keeps its
-    state per process), with the tests' API key in the secret."""
+    state per process; on a shared endpoint the names are made unique per process), with
+    the tests' API key in the secret."""
     return provision(
         endpoint_url,
         TEMPLATE,
         api_key=API_KEY,
-        names_prefix=names_prefix,
+        names_prefix=tier_names(names_prefix),
         visibility_timeout=visibility_timeout,
         overrides=overrides or None,
     )
@@ -90,15 +93,34 @@ def read_document(s3: Any, bucket: str, pair_id: str) -> dict[str, Any] | None:
     return document
 
 
+def notified_keys(body: str) -> set[str]:
+    """The object keys an S3 notification (an SQS message's body) may name: each record's key
+    as sent and URL-decoded (S3 encodes keys, moto sends some raw); none for `s3:TestEvent`."""
+    try:
+        records = json.loads(body).get("Records", [])
+    except (ValueError, AttributeError):
+        return set()
+    sent = [r["s3"]["object"]["key"] for r in records if isinstance(r, dict) and "s3" in r]
+    return {form for key in sent for form in (key, unquote_plus(key), unquote(key))}
+
+
 @dataclass
 class Buckets:
     """Upload halves to the input bucket and read what the function wrote."""
 
     stack: LocalStack
     s3: Any = field(init=False)
+    uploaded: list[str] = field(init=False, default_factory=list)
+    """Keys uploaded under the input prefix whose notifications have not been taken yet."""
 
     def __post_init__(self) -> None:
         self.s3 = self.stack.client("s3")
+
+    def take_uploads(self) -> list[str]:
+        """The keys uploaded under the input prefix since the last call: each has an S3
+        notification on its way to the queue."""
+        taken, self.uploaded = self.uploaded, []
+        return taken
 
     def upload(
         self,
@@ -113,6 +135,8 @@ class Buckets:
         self.s3.put_object(
             Bucket=self.stack.input_bucket, Key=key, Body=data, Metadata=metadata or {}
         )
+        if key.startswith(self.stack.function_env.get("INPUT_PREFIX", "incoming/")):
+            self.uploaded.append(key)
         return key
 
     def document(self, pair_id: str) -> dict[str, Any] | None:

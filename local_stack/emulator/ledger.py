@@ -57,7 +57,7 @@ class Ledger:
         with self._lock:
             self._by_outcome: Counter[str] = Counter()
             self._billed = 0
-            self._merged: set[Fingerprint] = set()
+            self._merged: Counter[Fingerprint] = Counter()
             self._merges = 0
             self._duplicates = 0
             self._max_in_flight = self._in_flight
@@ -91,7 +91,13 @@ class Ledger:
             self._merges += 1
             if fingerprint in self._merged:
                 self._duplicates += 1
-            self._merged.add(fingerprint)
+            self._merged[fingerprint] += 1
+
+    def merges_by_inputs(self) -> dict[Fingerprint, int]:
+        """Billed merges per (target sha256, template sha256, similarity): what a test
+        checks each pair's outcome against."""
+        with self._lock:
+            return dict(self._merged)
 
     def snapshot(self) -> dict[str, Any]:
         """The counters as a JSON-ready dict."""

@@ -27,6 +27,7 @@ from local_stack.emulator.contract import API_KEY_HEADER, API_PATH, Refusal
 from local_stack.emulator.faults import Faults
 from local_stack.emulator.ledger import LoggedCall
 from local_stack.emulator.service import FusionService, Reply
+from local_stack.emulator.validation import Fingerprint
 from local_stack.running import Running
 
 logger = logging.getLogger(__name__)
@@ -348,6 +349,11 @@ class FusionEmulator(Running):
     def stats(self) -> dict[str, Any]:
         """Calls, calls by outcome, merges, duplicate merges, calls in flight and their peak."""
         return self._service.stats()
+
+    def merges_by_inputs(self) -> dict[Fingerprint, int]:
+        """Billed merges since the last reset, per (target sha256, template sha256,
+        similarity)."""
+        return self._service.ledger.merges_by_inputs()
 
     def reset(self) -> None:
         """Clear the counters (and the call log); restore the API keys and faults given to the

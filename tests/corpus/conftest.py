@@ -11,6 +11,7 @@ import pytest
 
 from local_stack.aws import LocalStack, MotoServer
 from local_stack.emulator import FusionEmulator
+from portrait_fusion.pairs.pairing import Role
 from tests.harness import Buckets, provision_tier, unique_pair
 from tests.integration import conftest as integration
 from tests.integration.conftest import Lambda
@@ -51,6 +52,8 @@ class Upload:
     template: bytes
     target_ext: str = "jpg"
     template_ext: str = "jpg"
+    role: Role = Role.TARGET
+    """The half under test (the other is a plain good portrait)."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ wait for result.json, look at the queues."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,11 @@ from local_stack.pair_api_server import PairApiServer
 from tests.harness import Buckets, function_environment, provision_tier
 from tests.settling import emulator_idle, queue_depth
 
-VISIBILITY_TIMEOUT_S = 2
+# No shorter than the function's timeout (Lambda refuses such a mapping: a message would
+# come back while an invocation still holds it). A handed-back message returns sooner, after
+# the wait its reason gives (seconds for a transient fault or a pair in progress), and tests
+# that park pairs have the API ask for a retry after a second.
+VISIBILITY_TIMEOUT_S = 30
 MAX_RECEIVE_COUNT = 3
 
 
@@ -84,16 +89,34 @@ class Queues:
         return queue_depth(self.sqs, url)
 
     def dlq_bodies(self) -> list[str]:
-        """Every message in the DLQ (made visible again right away)."""
-        bodies = []
-        while True:
-            got = self.sqs.receive_message(
-                QueueUrl=self.stack.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=30
+        """Every message in the DLQ, made visible again right away: a later look (or a
+        redrive) sees them all."""
+        taken: list[dict[str, Any]] = []
+        while got := self.sqs.receive_message(
+            QueueUrl=self.stack.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+        ).get("Messages"):
+            taken += got
+        for start in range(0, len(taken), 10):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for n, m in enumerate(taken[start : start + 10])
+            ]
+            self.sqs.change_message_visibility_batch(QueueUrl=self.stack.dlq_url, Entries=entries)
+        return [m["Body"] for m in taken]
+
+    @contextlib.contextmanager
+    def visibility_timeout(self, seconds: int) -> Iterator[None]:
+        """The fusion queue with another visibility timeout until the block ends."""
+        self.sqs.set_queue_attributes(
+            QueueUrl=self.stack.queue_url, Attributes={"VisibilityTimeout": str(seconds)}
+        )
+        try:
+            yield
+        finally:
+            self.sqs.set_queue_attributes(
+                QueueUrl=self.stack.queue_url,
+                Attributes={"VisibilityTimeout": str(self.stack.visibility_timeout)},
             )
-            if not got.get("Messages"):
-                break
-            bodies += [m["Body"] for m in got["Messages"]]
-        return bodies
 
     def drain(self, url: str) -> None:
         while got := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
@@ -125,7 +148,7 @@ def start_mapping(
     *,
     concurrency: int = 2,
     batch_size: int = 1,
-    function_timeout_s: float = 30,
+    function_timeout_s: float = VISIBILITY_TIMEOUT_S,
     log_file: Path | None = None,
     **env: str,
 ) -> EventSourceMapping:

@@ -87,7 +87,7 @@ def test_a_burst_mixing_every_path_never_exceeds_max_concurrency(
         env=environment,
         batch_size=1,
         concurrency=stack.max_concurrency,
-        function_timeout_s=60,
+        function_timeout_s=stack.visibility_timeout,
         endpoint_url=stack.endpoint_url,
         reserved=reserved,
         log_file=queue_log,

@@ -37,6 +37,10 @@ class DemoRun:
     wall_s: float
 
 
+# One demo run serves every test here: on one worker (make test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("demo")
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """One run of the demo for the whole module, on the emulator whatever the shell has set."""

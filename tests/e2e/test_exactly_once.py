@@ -117,29 +117,24 @@ def test_an_invocation_that_dies_mid_pair_leaves_no_stuck_pair(
     queues.drain(stack.queue_url)
     emulator.set_faults(Faults(latency_ms=2000))
     # As in the template, a message stays invisible for longer than the function can run.
-    queues.sqs.set_queue_attributes(
-        QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "14"}
-    )
-    mapping = start_mapping(stack, emulator, concurrency=2, function_timeout_s=10)
-    try:
-        pair_id = unique_pair("killed")
-        upload_pair(buckets, pair_id, 30)
-        deadline = time.monotonic() + 30
-        while not emulator.stats()["in_flight"] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        mapping.kill_workers()  # mid-call: the pair is in progress in DynamoDB
-        emulator.set_faults(Faults())
-        document = buckets.wait_for_document(pair_id, timeout_s=60)
-        assert document["status"] == "succeeded"
-        assert mapping.stats().worker_crashes >= 1
-        # The call cut off by the kill still completed on the API's side, so it may be
-        # billed: the function keeps its API timeout inside the invocation's time for that.
-        assert settle(emulator, queues)["merges"] == 2
-    finally:
-        mapping.stop()
-        queues.sqs.set_queue_attributes(
-            QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "2"}
-        )
+    with queues.visibility_timeout(14):
+        mapping = start_mapping(stack, emulator, concurrency=2, function_timeout_s=10)
+        try:
+            pair_id = unique_pair("killed")
+            upload_pair(buckets, pair_id, 30)
+            deadline = time.monotonic() + 30
+            while not emulator.stats()["in_flight"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            mapping.kill_workers()  # mid-call: the pair is in progress in DynamoDB
+            emulator.set_faults(Faults())
+            document = buckets.wait_for_document(pair_id, timeout_s=60)
+            assert document["status"] == "succeeded"
+            assert mapping.stats().worker_crashes >= 1
+            # The call cut off by the kill still completed on the API's side, so it may be
+            # billed: the function keeps its API timeout inside the invocation's time for that.
+            assert settle(emulator, queues)["merges"] == 2
+        finally:
+            mapping.stop()
 
 
 def test_redrive_after_an_operational_fault_is_fixed(
@@ -149,8 +144,9 @@ def test_redrive_after_an_operational_fault_is_fixed(
     queues: Queues,
     stack: LocalStack,
 ) -> None:
-    # Given pairs parked in the DLQ because the account ran out of credits
-    emulator.set_faults(Faults(script=("ERROR_NOT_ENOUGH_CREDITS",) * 1000))
+    # Given pairs parked in the DLQ because the account ran out of credits (an answer that
+    # asks for a retry after a second, so they get there in seconds)
+    emulator.set_faults(Faults(script=("ERROR_NOT_ENOUGH_CREDITS",) * 1000, retry_after="1"))
     pair_ids = [unique_pair("credits") for _ in range(2)]
     for number, pair_id in enumerate(pair_ids):
         upload_pair(buckets, pair_id, 40 + number)

@@ -59,11 +59,11 @@ def test_a_transient_fault_succeeds_on_a_later_delivery(
     queues: Queues,
 ) -> None:
     # More failures than one invocation's attempts: the message goes back to the queue, and
-    # the next delivery succeeds. Two attempts (one backoff of about 1 s) keep the invocation
-    # inside this stack's short visibility timeout, as the real queue's 6x rule does.
+    # the next delivery succeeds. The API asks for a retry after a second, so the pair is
+    # back within seconds.
     queues.drain(stack.queue_url)
     queues.drain(stack.dlq_url)
-    emulator.set_faults(Faults(script=("AI_SERVICE_FLOW_RESTRICTION",) * 3))
+    emulator.set_faults(Faults(script=("AI_SERVICE_FLOW_RESTRICTION",) * 3, retry_after="1"))
     mapping = start_mapping(stack, emulator, API_MAX_ATTEMPTS="2")
     try:
         pair_id = unique_pair()
@@ -83,7 +83,8 @@ def test_a_persistent_fault_ends_in_the_dlq(
     queues: Queues,
     stack: LocalStack,
 ) -> None:
-    emulator.set_faults(Faults(script=("ERROR_NOT_ENOUGH_CREDITS",) * 100))
+    # (an answer that asks for a retry after a second, so the pair gets there in seconds)
+    emulator.set_faults(Faults(script=("ERROR_NOT_ENOUGH_CREDITS",) * 100, retry_after="1"))
     pair_id = unique_pair()
     buckets.upload(pair_id, "target", images.as_jpeg())
     buckets.upload(pair_id, "template", images.as_png(), "png")

@@ -7,6 +7,7 @@ prints the figures that the README quotes.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -20,7 +21,8 @@ from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
 from tests import images
 from tests.e2e.conftest import Queues, start_mapping
-from tests.harness import Buckets, unique_pair
+from tests.harness import Buckets, notified_keys, unique_pair
+from tests.soak_accounting import Evidence, SoakPair, account
 
 PAIRS = int(os.environ.get("SOAK_PAIRS", "24"))
 FAULT_RATE = 0.15
@@ -62,9 +64,12 @@ def test_soak_accounts_for_every_pair(
             latency_ms=40,
         )
     )
-    mapping = start_mapping(stack, emulator, concurrency=WORKERS, batch_size=5)
-    expected: dict[str, str] = {}
+    pairs: list[SoakPair] = []
+    kinds: dict[str, str] = {}
     started = time.monotonic()
+    # The function's timeout is the queue's visibility timeout (the e2e stack's), so a batch
+    # is never delivered again while an invocation still holds it, as in Lambda.
+    mapping = start_mapping(stack, emulator, concurrency=WORKERS, batch_size=5)
     try:
         for number in range(PAIRS):
             kind = "gray" if number % 10 == 3 else "faceless" if number % 20 == 7 else "ok"
@@ -78,22 +83,33 @@ def test_soak_accounts_for_every_pair(
             halves = [("target", target), ("template", template)]
             for role, data in halves if number % 2 else reversed(halves):
                 buckets.upload(pair_id, role, data)
-            expected[pair_id] = kind
-        # Generous: the loop ends as soon as every pair is accounted for; the margin is for a
+            pairs.append(SoakPair(pair_id, (_sha256(target), _sha256(template))))
+            kinds[pair_id] = kind
+        # Generous: the loop ends as soon as the queue is empty; the margin is for a
         # loaded machine, where handed-back pairs take several rounds of backoff.
-        outcomes = _wait_for_outcomes(buckets, queues, stack, expected, started + 120 + 2 * PAIRS)
+        documents = _wait_until_settled(buckets, queues, kinds, started + 120 + 2 * PAIRS)
     finally:
         mapping.stop()
     elapsed = time.monotonic() - started
 
+    accounting = account(
+        pairs,
+        Evidence(
+            documents=documents,
+            dlq=_pairs_in_dlq(queues),
+            merges=_merges_by_inputs(emulator),
+        ),
+    )
     stats = emulator.stats()
-    tally = Counter(outcomes.values())
+    tally = accounting.tally()
     figures = {
         "pairs_uploaded": PAIRS,
         "succeeded": tally["succeeded"],
         "failed": tally["failed"],
         "in_dlq": tally["dlq"],
         "lost": tally["lost"],
+        "completed_with_a_spare_dlq_message": len(accounting.completed_with_dlq_message),
+        "contradictions": accounting.contradictions,
         "api_calls": stats["calls"],
         "api_merges": stats["merges"],
         "duplicate_merges": stats["duplicates"],
@@ -115,13 +131,15 @@ def test_soak_accounts_for_every_pair(
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps(figures, indent=2) + "\n")
 
-    assert tally["lost"] == 0, [p for p, o in outcomes.items() if o == "lost"]
+    assert tally["lost"] == 0, [p for p, o in accounting.outcomes.items() if o == "lost"]
+    assert accounting.contradictions == []
     assert tally["succeeded"] + tally["failed"] + tally["dlq"] == PAIRS
     assert stats["duplicates"] == 0
-    for pair_id, kind in expected.items():
-        if outcomes[pair_id] == "dlq":
+    for pair_id, kind in kinds.items():
+        outcome = accounting.outcomes[pair_id]
+        if outcome == "dlq":
             continue
-        if kind == "ok" and outcomes[pair_id] == "failed":
+        if kind == "ok" and outcome == "failed":
             # The one way a good pair may fail here: the injected faults gave it two billed
             # answers without an image, the paid-call bound (see the README's Paid calls).
             document = buckets.document(pair_id) or {}
@@ -129,7 +147,7 @@ def test_soak_accounts_for_every_pair(
             assert len(document["api"]["unusable_request_ids"]) == 2, (pair_id, document["api"])
             continue
         wanted = "succeeded" if kind == "ok" else "failed"
-        assert outcomes[pair_id] == wanted, (pair_id, outcomes[pair_id])
+        assert outcome == wanted, (pair_id, outcome)
     assert (
         stats["by_outcome"].get("EXCEEDING_LIMITS", 0)
         + sum(stats["by_outcome"].get(code, 0) for code in TRANSIENT_FAULTS)
@@ -137,40 +155,43 @@ def test_soak_accounts_for_every_pair(
     )  # faults happened
 
 
-def _wait_for_outcomes(
-    buckets: Buckets, queues: Queues, stack: LocalStack, expected: dict[str, str], deadline: float
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _wait_until_settled(
+    buckets: Buckets, queues: Queues, kinds: dict[str, str], deadline: float
 ) -> dict[str, str]:
-    """Every pair's end: its document's status, `dlq`, or `lost` if neither by the deadline."""
-    outcomes: dict[str, str] = {}
+    """The status of every result.json, once each pair has one or the fusion queue holds
+    nothing more (visible or in flight, twice in a row): what is not done by then is in the
+    DLQ or lost. Nothing is read from the DLQ here, so nothing there is hidden."""
+    documents: dict[str, str] = {}
+    quiet_polls = 0
     while time.monotonic() < deadline:
-        for pair_id in expected.keys() - outcomes.keys():
+        for pair_id in kinds.keys() - documents.keys():
             document = buckets.document(pair_id)
             if document is not None:
-                outcomes[pair_id] = document["status"]
-        quiet = queues.depth(stack.queue_url) == 0
-        if len(outcomes) == len(expected) or (
-            quiet and _dlq_holds_the_rest(queues, stack, expected.keys() - outcomes.keys())
-        ):
+                documents[pair_id] = document["status"]
+        quiet_polls = quiet_polls + 1 if queues.depth(queues.stack.queue_url) == 0 else 0
+        if len(documents) == len(kinds) or quiet_polls >= 2:
             break
         time.sleep(0.5)
-    parked = _pairs_in_dlq(queues, stack)
-    for pair_id in expected.keys() - outcomes.keys():
-        outcomes[pair_id] = "dlq" if pair_id in parked else "lost"
-    return outcomes
+    return documents
 
 
-def _pairs_in_dlq(queues: Queues, stack: LocalStack) -> set[str]:
-    attributes = queues.sqs.get_queue_attributes(
-        QueueUrl=stack.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    if not int(attributes["ApproximateNumberOfMessages"]):
-        return set()
-    pairs = set()
+def _pairs_in_dlq(queues: Queues) -> Counter[str]:
+    """DLQ messages per pair id, read without hiding them (see `Queues.dlq_bodies`)."""
+    prefix = queues.stack.function_env.get("INPUT_PREFIX", "incoming/")
+    parked: Counter[str] = Counter()
     for body in queues.dlq_bodies():
-        for record in json.loads(body).get("Records", []):
-            pairs.add(record["s3"]["object"]["key"].replace("%2F", "/").split("/")[1])
-    return pairs
+        keys = notified_keys(body)  # as sent and decoded: one pair id either way
+        parked.update({k.removeprefix(prefix).split("/")[0] for k in keys if k.startswith(prefix)})
+    return parked
 
 
-def _dlq_holds_the_rest(queues: Queues, stack: LocalStack, missing: set[str]) -> bool:
-    return not missing or missing <= _pairs_in_dlq(queues, stack)
+def _merges_by_inputs(emulator: FusionEmulator) -> Counter[tuple[str, str]]:
+    """Billed merges per (target, template) digest, all similarities together."""
+    merges: Counter[tuple[str, str]] = Counter()
+    for (target, template, _similarity), count in emulator.merges_by_inputs().items():
+        merges[target, template] += count
+    return merges

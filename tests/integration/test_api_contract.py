@@ -3,8 +3,6 @@ the classification parks, fails or retries (published and unknown), and retry gu
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import pytest
@@ -12,9 +10,12 @@ import pytest
 from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
 from tests import images
+from tests.emf import metric_total
 from tests.harness import Buckets, unique_pair
 
-VISIBILITY_S = 1.1  # the integration queue's visibility timeout, and a margin
+# Longer than the integration queue's visibility timeout (1 s): a long poll this long sees a
+# handed-back message come back.
+LONG_POLL_S = 2
 
 
 def upload_pair(buckets: Buckets) -> str:
@@ -22,16 +23,6 @@ def upload_pair(buckets: Buckets) -> str:
     buckets.upload(pair_id, "target", images.as_jpeg())
     buckets.upload(pair_id, "template", images.as_png(), "png")
     return pair_id
-
-
-def paid_but_unusable(output: str) -> float:
-    """The `PaidButUnusable` data points in the EMF lines the handler printed."""
-    total = 0.0
-    for line in output.splitlines():
-        if '"PaidButUnusable"' in line:
-            value = json.loads(line)["PaidButUnusable"]
-            total += sum(value) if isinstance(value, list) else value
-    return total
 
 
 def test_an_unusable_200_repeated_across_deliveries_costs_at_most_two_calls(
@@ -54,11 +45,12 @@ def test_an_unusable_200_repeated_across_deliveries_costs_at_most_two_calls(
     assert buckets.document(pair_id) is None
     assert emulator.stats()["calls"] == 1
 
-    time.sleep(VISIBILITY_S)
     configure(API_MAX_ATTEMPTS="1")
-    assert function.deliver()["batchItemFailures"] == []  # the replacement: unusable too
-    time.sleep(VISIBILITY_S)
-    assert sqs.receive_message(QueueUrl=stack.queue_url).get("Messages") is None
+    # the handed-back messages return; the replacement is unusable too
+    assert function.deliver()["batchItemFailures"] == []
+    # and nothing comes back any more
+    idle = sqs.receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=LONG_POLL_S)
+    assert idle.get("Messages") is None
 
     assert emulator.stats()["calls"] == 2
     document = buckets.document(pair_id)
@@ -67,7 +59,7 @@ def test_an_unusable_200_repeated_across_deliveries_costs_at_most_two_calls(
     ids = document["api"]["unusable_request_ids"]
     assert len(ids) == 2 and all(ids) and ids[0] != ids[1]
     assert document["api"]["request_id"] == ids[1]
-    assert paid_but_unusable(capsys.readouterr().out) == 2
+    assert metric_total(capsys.readouterr().out, "PaidButUnusable") == 2
 
 
 def test_a_good_result_after_an_unusable_200_records_the_billed_request(
@@ -89,12 +81,12 @@ def test_error_ai_not_exists_parks_the_pair_until_the_api_is_back(
     emulator.set_faults(Faults(script=("ERROR_AI_NOT_EXISTS",) * 2))
     pair_id = upload_pair(buckets)
     for calls in (1, 2):  # parked: handed back at once, on every delivery, never failed
+        # (an operational hold waits the queue's visibility timeout, doubling by receive
+        # count: each delivery waits for the messages to come back)
         response = function.deliver()
         assert len(response["batchItemFailures"]) == len(response["messages"]) == 2
         assert buckets.document(pair_id) is None
         assert emulator.stats()["calls"] == calls
-        # an operational hold waits the queue's visibility timeout, doubling by receive count
-        time.sleep(VISIBILITY_S * 2 ** (calls - 1))
     # the service is back (the script is spent): the parked pair completes
     assert function.deliver()["batchItemFailures"] == []
     assert buckets.document(pair_id)["status"] == "succeeded"  # type: ignore[index]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,13 +18,15 @@ import requests
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from local_stack.aws import LocalStack
-from local_stack.emulator import FusionEmulator
+from local_stack.emulator import Faults, FusionEmulator
 from local_stack.jwt_issuer import LocalIssuer
 from local_stack.pair_api import local_pair_routes, seed_catalogue
 from tests import images
 from tests.conftest import assert_pair_view
+from tests.emf import metric_total
 from tests.harness import Buckets
 from tests.integration.conftest import Lambda
+from tests.integration.notifications import Message, Queue, notified_key
 from tests.pair_api_calls import Caller
 
 
@@ -47,6 +50,11 @@ def owners(routes: APIGatewayHttpResolver, issuer: LocalIssuer) -> Any:
         return Caller(routes, issuer.authorizer(f"{name}-{uuid.uuid4().hex[:8]}"))
 
     return caller
+
+
+@pytest.fixture
+def queue(stack: LocalStack, sqs: Any, function: Lambda) -> Queue:
+    return Queue(stack, sqs, function)
 
 
 def post_form(presigned: dict[str, Any], data: bytes) -> int:
@@ -178,3 +186,111 @@ def test_an_owner_spends_only_its_own_daily_budget(
         bob = Caller(routes, issuer.authorizer(f"bob-{uuid.uuid4().hex[:8]}"))
         assert bob("POST", "/pairs").status_code == 201
     assert emulator.stats()["calls"] == 1
+
+
+@dataclass
+class HandedBack:
+    """A Pair API pair whose first merge was handed back (two HTTP 502s, API_MAX_ATTEMPTS=2),
+    then whose target form was posted again with other bytes."""
+
+    pair_id: str
+    retry: list[Message]  # the handed-back notifications, to deliver again
+    claimed: dict[str, str]  # the target version the merge claimed: version id and ETag
+    target: str  # the target's key
+
+
+def handed_back_then_posted_again(
+    caller: Caller,
+    queue: Queue,
+    buckets: Buckets,
+    emulator: FusionEmulator,
+    configure: Any,
+    stack: LocalStack,
+) -> HandedBack:
+    configure(API_MAX_ATTEMPTS="2")
+    emulator.set_faults(Faults(script=("html_502", "html_502")))  # then a healthy API
+    created = caller("POST", "/pairs", json={"source_similarity": 0.5}).json()
+    pair_id = created["pair_id"]
+    assert post_form(created["uploads"]["target"], images.as_jpeg(quality=73)) == 204
+    assert post_form(created["uploads"]["template"], images.as_jpeg("grace_hopper.jpg")) == 204
+    target = f"incoming/{pair_id}/target.jpg"
+    head = buckets.s3.head_object(Bucket=stack.input_bucket, Key=target)
+    first = queue.receive([target, f"incoming/{pair_id}/template.jpg"])
+    answer = queue.hand(first)
+    assert len(answer["batchItemFailures"]) == 2  # handed back: nothing is written
+    assert buckets.document(pair_id) is None
+    assert emulator.stats()["billed"] == 0
+    # the form is valid for minutes: posted again (other bytes) before the retry came
+    assert post_form(created["uploads"]["target"], images.as_jpeg(quality=64)) == 204
+    assert buckets.s3.head_object(Bucket=stack.input_bucket, Key=target)["ETag"] != head["ETag"]
+    claimed = {"version_id": head["VersionId"], "etag": head["ETag"].strip('"')}
+    return HandedBack(pair_id, first, claimed, target)
+
+
+def assert_merged_from_the_claimed_inputs(
+    pair: HandedBack, caller: Caller, buckets: Buckets, emulator: FusionEmulator
+) -> None:
+    document = buckets.document(pair.pair_id)
+    assert document is not None and document["status"] == "succeeded"
+    target = document["inputs"]["target"]
+    assert {"version_id": target["version_id"], "etag": target["etag"]} == pair.claimed
+    stats = emulator.stats()
+    assert (stats["billed"], stats["merges"]) == (1, 1)  # one paid call for the pair
+    assert stats["by_outcome"] == {"html_502": 2, "ok": 1}
+    view = assert_pair_view(caller("GET", f"/pairs/{pair.pair_id}").json())
+    assert view["status"] == "succeeded"
+
+
+def test_a_handed_back_merge_is_retried_from_its_claimed_inputs_after_a_form_posted_again(
+    owners: Any,
+    queue: Queue,
+    buckets: Buckets,
+    emulator: FusionEmulator,
+    configure: Any,
+    stack: LocalStack,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    alice = owners("alice")
+    pair = handed_back_then_posted_again(alice, queue, buckets, emulator, configure, stack)
+    handed_back = {message["MessageId"] for message in pair.retry}
+    # the handed-back notifications come back: they read the newest target, and must finish
+    # the claimed one
+    retry = queue.receive_where(lambda m: m["MessageId"] in handed_back, 2)
+    assert queue.hand(retry) == {"batchItemFailures": []}
+    assert_merged_from_the_claimed_inputs(pair, alice, buckets, emulator)
+    document = buckets.document(pair.pair_id)
+    # then the notification of the form posted again: it buys nothing
+    (late,) = queue.receive_where(
+        lambda m: notified_key(m) == pair.target and m["MessageId"] not in handed_back, 1
+    )
+    assert queue.hand([late]) == {"batchItemFailures": []}
+    assert buckets.document(pair.pair_id) == document
+    assert emulator.stats()["billed"] == 1
+    # each delivery that read the posted-again target counted it
+    assert metric_total(capsys.readouterr().out, "UploadsAfterMerge") == 2
+
+
+def test_the_notification_of_a_form_posted_again_before_the_retry_does_not_consume_the_pair(
+    owners: Any,
+    queue: Queue,
+    buckets: Buckets,
+    emulator: FusionEmulator,
+    configure: Any,
+    stack: LocalStack,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    alice = owners("alice")
+    pair = handed_back_then_posted_again(alice, queue, buckets, emulator, configure, stack)
+    handed_back = {message["MessageId"] for message in pair.retry}
+    (reposted,) = queue.receive_where(
+        lambda m: notified_key(m) == pair.target and m["MessageId"] not in handed_back, 1
+    )
+    assert queue.hand([reposted]) == {"batchItemFailures": []}
+    assert_merged_from_the_claimed_inputs(pair, alice, buckets, emulator)
+    document = buckets.document(pair.pair_id)
+    # the handed-back notifications, once the claimed version has ended: nothing more
+    retry = queue.receive_where(lambda m: m["MessageId"] in handed_back, 2)
+    assert queue.hand(retry) == {"batchItemFailures": []}
+    assert buckets.document(pair.pair_id) == document
+    assert emulator.stats()["billed"] == 1
+    assert metric_total(capsys.readouterr().out, "UploadsAfterMerge") == 2

@@ -1,4 +1,4 @@
-"""Completion events through moto's EventBridge: the function puts them on the template's
+"""Completion events through EventBridge: the function puts them on the template's
 bus (EVENT_BUS_NAME), the local stack's rule delivers them to a queue, and the tests read
 them there as a subscriber would."""
 
@@ -63,7 +63,7 @@ def test_a_merged_pair_publishes_one_pair_succeeded_event_pointing_at_its_docume
     function.deliver()
     document = buckets.document(pair_id)
     assert document is not None and document["status"] == "succeeded"
-    (event,) = event_log.for_pair(pair_id)
+    (event,) = event_log.wait_for(pair_id, 1)
     assert_valid_event(event)
     assert event["source"] == "portrait-fusion"
     assert event["detail-type"] == "Pair Succeeded"
@@ -99,7 +99,7 @@ def test_a_rejected_pair_publishes_one_pair_failed_event_with_its_error(
     function.deliver()
     document = buckets.document(pair_id)
     assert document is not None and document["status"] == "failed"
-    (event,) = event_log.for_pair(pair_id)
+    (event,) = event_log.wait_for(pair_id, 1)
     assert_valid_event(event)
     assert event["detail-type"] == "Pair Failed"
     assert event["detail"]["result"] is None
@@ -119,7 +119,7 @@ def test_a_replayed_pair_publishes_nothing_more(
     first = function.invoke(request)
     replay = function.invoke(request)
     assert replay == first  # the stored document: an idempotent hit, no second API call
-    assert [e["detail-type"] for e in event_log.for_pair(pair_id)] == ["Pair Succeeded"]
+    assert [e["detail-type"] for e in event_log.wait_for(pair_id, 1)] == ["Pair Succeeded"]
 
 
 def test_the_correlation_id_travels_from_metadata_to_document_and_event(
@@ -135,7 +135,7 @@ def test_the_correlation_id_travels_from_metadata_to_document_and_event(
     function.deliver()
     document = assert_valid_document(buckets.document(pair_id))
     assert document["correlation_id"] == "order-4711/target"  # the target wins
-    (event,) = event_log.for_pair(pair_id)
+    (event,) = event_log.wait_for(pair_id, 1)
     assert event["detail"]["correlation_id"] == "order-4711/target"
 
 
@@ -152,7 +152,7 @@ def test_an_invalid_correlation_id_is_ignored_for_the_other_halfs(
     function.deliver()
     document = buckets.document(pair_id)
     assert document is not None and document["correlation_id"] == "from-the-template"
-    (event,) = event_log.for_pair(pair_id)
+    (event,) = event_log.wait_for(pair_id, 1)
     assert_valid_event(event)
     assert event["detail"]["correlation_id"] == "from-the-template"
 
@@ -163,7 +163,7 @@ def test_no_event_carries_the_api_key_or_image_bytes(
     pair_id = unique_pair("event-secret")
     _pair(buckets, pair_id)
     function.deliver()
-    assert event_log.for_pair(pair_id)
+    assert event_log.wait_for(pair_id, 1)
     assert event_log.raw_bodies
     for body in event_log.raw_bodies:
         assert API_KEY not in body
@@ -192,7 +192,7 @@ def test_a_retried_publish_delivers_the_event_once_with_the_same_event_id(
     function.deliver()
     document = buckets.document(pair_id)
     assert document is not None
-    (published,) = event_log.for_pair(pair_id)
+    (published,) = event_log.wait_for(pair_id, 1)
     events = stack.client("events")
     flaky = _DropsFirstCall(events)
     publisher = EventBridgePublisher(lambda: flaky, "default", pause=lambda _: None)
@@ -201,7 +201,7 @@ def test_a_retried_publish_delivers_the_event_once_with_the_same_event_id(
     assert publisher.publish(completion_event(document, stored))
     assert len(flaky.entries) == 2
     assert flaky.entries[0] == flaky.entries[1]
-    again = event_log.for_pair(pair_id)[1:]
+    again = event_log.wait_for(pair_id, 2)[1:]
     assert [e["detail"]["event_id"] for e in again] == [published["detail"]["event_id"]]
 
 
@@ -226,7 +226,7 @@ def test_a_lone_half_expires_and_then_completes_when_its_partner_comes(
     assert expired["error"]["stage"] == "pairing"
     assert "did not arrive within 0.01 minutes of the target" in expired["error"]["message"]
     assert expired["correlation_id"] == "lonely-4711"
-    (event,) = event_log.for_pair(pair_id)
+    (event,) = event_log.wait_for(pair_id, 1)
     assert_valid_event(event)
     assert event["detail-type"] == "Pair Expired"
     assert event["detail"]["correlation_id"] == "lonely-4711"
@@ -237,7 +237,7 @@ def test_a_lone_half_expires_and_then_completes_when_its_partner_comes(
     function.deliver()
     completed = assert_valid_document(buckets.document(pair_id))
     assert completed["status"] == "succeeded"
-    assert [e["detail-type"] for e in event_log.for_pair(pair_id)] == [
+    assert [e["detail-type"] for e in event_log.wait_for(pair_id, 2)] == [
         "Pair Expired",
         "Pair Succeeded",
     ]
@@ -255,7 +255,7 @@ def test_a_half_whose_partner_came_in_time_never_expires(
     verdicts = _sweep_until(sweep, "partnered")
     assert verdicts.get("partnered") == 1
     assert not verdicts.get("expired")
-    assert [e["detail-type"] for e in event_log.for_pair(pair_id)] == ["Pair Succeeded"]
+    assert [e["detail-type"] for e in event_log.wait_for(pair_id, 1)] == ["Pair Succeeded"]
     document = buckets.document(pair_id)
     assert document is not None and document["status"] == "succeeded"
 
@@ -273,8 +273,8 @@ def test_a_result_re_used_for_an_identical_request_is_announced_too(
     assert emulator.stats()["merges"] == 1
     copy = buckets.document(second)
     assert copy is not None and copy["reused_from"] == first
-    (event,) = event_log.for_pair(second)
+    (event,) = event_log.wait_for(second, 1)
     assert_valid_event(event)
     assert event["detail-type"] == "Pair Succeeded"
     assert event["detail"]["result"]["key"] == copy["result"]["key"]
-    assert event["detail"]["event_id"] != event_log.for_pair(first)[0]["detail"]["event_id"]
+    assert event["detail"]["event_id"] != event_log.wait_for(first, 1)[0]["detail"]["event_id"]

@@ -25,9 +25,13 @@ from local_stack.pair_api_server import PairApiServer
 from ops import catalogue
 from portrait_fusion.images.preflight import size_limit
 from tests import images
+from tests.aws_endpoint import on_moto
 from tests.conftest import assert_pair_view
 from tests.harness import provision_tier
 from tests.pair_api_calls import Caller
+
+# One stack serves every test here: on one worker (make test's --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("pair-api")
 
 
 @pytest.fixture(scope="module")
@@ -128,22 +132,30 @@ def test_each_upload_policy_names_one_key_a_size_range_an_image_type_and_the_met
         assert 0 < (expires - datetime.now(UTC)).total_seconds() <= 300
 
 
-def test_moto_itself_stores_what_the_policy_forbids_so_the_readme_says_so(
+def test_straight_to_the_store_a_policy_holds_except_on_moto_as_the_readme_says(
     alice: Caller, pair_stack: LocalStack, s3: Any
 ) -> None:
-    """Straight to moto, a non-image upload is stored: moto checks no POST policy condition.
+    """A non-image upload sent straight to the store, past the local gate, with the policy the
+    Pair API presigned: S3 (and LocalStack) refuse it and store nothing; moto stores it, as it
+    checks no POST policy condition, which is why the local Pair API puts its gate in front.
 
     If moto starts enforcing the policy, this fails, and the README's note must change.
     """
     pair = alice("POST", "/pairs").json()
-    straight_to_moto = {
+    straight_to_the_store = {
         "url": f"{pair_stack.endpoint_url}/{pair_stack.input_bucket}",
         "fields": pair["uploads"]["target"]["fields"],
     }
-    answer = upload(straight_to_moto, b"%PDF-1.7 not an image", "application/pdf")
-    assert answer.status_code == 204
-    key = f"incoming/{pair['pair_id']}/target.jpg"
-    assert s3.head_object(Bucket=pair_stack.input_bucket, Key=key)["ContentLength"] > 0
+    answer = upload(straight_to_the_store, b"%PDF-1.7 not an image", "application/pdf")
+    listed = s3.list_objects_v2(
+        Bucket=pair_stack.input_bucket, Prefix=f"incoming/{pair['pair_id']}/"
+    )
+    if on_moto():
+        assert answer.status_code == 204
+        assert listed["KeyCount"] == 1
+    else:
+        assert answer.status_code == 403, answer.text
+        assert listed["KeyCount"] == 0
 
 
 @pytest.mark.parametrize(
@@ -260,7 +272,8 @@ def test_a_failed_document_for_a_missing_partner_reads_as_expired(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
         ),
-        ("GET", f"/pairs/{uuid.uuid4().hex}", {}, 404, "PAIR_NOT_FOUND"),
+        # a well-formed id no pair has (fixed: every test worker must collect the same tests)
+        ("GET", "/pairs/0123456789abcdef0123456789abcdef", {}, 404, "PAIR_NOT_FOUND"),
         ("GET", "/pairs/..%2Fsecrets", {}, 400, "INVALID_REQUEST"),
     ],
 )

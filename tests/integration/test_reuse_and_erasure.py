@@ -6,6 +6,7 @@ many merges were billed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -95,15 +96,48 @@ def test_reuse_switched_off_calls_every_time(
     assert emulator.stats()["merges"] == 2
 
 
-def test_an_overwritten_earlier_result_is_never_copied(
-    reusing: Any, stack: LocalStack, buckets: Buckets, emulator: FusionEmulator
+def test_an_earlier_result_is_re_used_at_its_version_after_its_pair_is_merged_again(
+    reusing: Any,
+    stack: LocalStack,
+    buckets: Buckets,
+    emulator: FusionEmulator,
+    assert_valid_document: Any,
 ) -> None:
     target, template = a_target(55), images.as_png()
     first = merge(reusing, buckets, target, template)
-    document = buckets.document(first) or {}
-    # The earlier pair's result is replaced (as a later run of that pair would)
-    buckets.s3.put_object(
-        Bucket=stack.output_bucket, Key=document["result"]["key"], Body=images.as_jpeg()
+    earlier = assert_valid_document(buckets.document(first))
+    # the earlier pair merged again at another similarity: its result key holds other bytes
+    again = reusing.invoke(
+        {
+            "target": f"s3://{stack.input_bucket}/incoming/{first}/target.jpg",
+            "template": f"s3://{stack.input_bucket}/incoming/{first}/template.png",
+            "source_similarity": 0.6,
+        }
+    )
+    assert again["result"]["key"] == earlier["result"]["key"]
+    assert again["result"]["sha256"] != earlier["result"]["sha256"]
+    # a request identical to the earlier pair's first: a copy of that first result
+    second = merge(reusing, buckets, target, template)
+    assert emulator.stats()["merges"] == 2
+    copy = assert_valid_document(buckets.document(second))
+    assert copy["reused_from"] == first
+    assert copy["result"]["sha256"] == earlier["result"]["sha256"]
+    stored = buckets.s3.get_object(
+        Bucket=stack.output_bucket,
+        Key=copy["result"]["key"],
+        VersionId=copy["result"]["version_id"],
+    )
+    assert hashlib.sha256(stored["Body"].read()).hexdigest() == earlier["result"]["sha256"]
+
+
+def test_an_earlier_result_whose_version_is_gone_is_never_copied(
+    reusing: Any, stack: LocalStack, buckets: Buckets, emulator: FusionEmulator
+) -> None:
+    target, template = a_target(59), images.as_png()
+    first = merge(reusing, buckets, target, template)
+    result = (buckets.document(first) or {})["result"]
+    buckets.s3.delete_object(
+        Bucket=stack.output_bucket, Key=result["key"], VersionId=result["version_id"]
     )
     second = merge(reusing, buckets, target, template)
     assert emulator.stats()["merges"] == 2
@@ -230,6 +264,10 @@ def test_erasure_reads_a_deployed_stacks_outputs(stack: LocalStack) -> None:
         Parameters=[{"ParameterKey": "OutputPrefix", "ParameterValue": "done/"}],
     )
     try:
+        # Outputs exist once the stack is created, which CloudFormation does after answering
+        cloudformation.get_waiter("stack_create_complete").wait(
+            StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
         where = PairLocations.from_stack(cloudformation, name)
     finally:
         cloudformation.delete_stack(StackName=name)

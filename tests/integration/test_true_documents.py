@@ -14,91 +14,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
 
 import pytest
 import requests
 
 from local_stack.aws import LocalStack
 from local_stack.emulator import Faults, FusionEmulator
-from local_stack.esm import messages_to_delete
-from local_stack.lambda_runtime import sqs_event
 from local_stack.pair_api import local_pair_api
 from local_stack.pair_api_server import PairApiServer
 from tests import images
 from tests.completion import EventLog, assert_valid_event
 from tests.conftest import load_event
 from tests.harness import Buckets
+from tests.integration.notifications import Queue, notified_key
 
-TOKEN = "true-documents-token"
 # Batch Operations' result string for a success: where the result is, and which version.
 BATCH_RESULT = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.+) \(version (?P<version>[^)]+)\)$")
-
-
-@dataclass
-class Queue:
-    """The fusion queue as Lambda's event source mapping reads it: long polls until the
-    expected notifications are in (or a deadline passes), then one batch to the handler."""
-
-    stack: LocalStack
-    sqs: Any
-    function: Any
-
-    def receive(self, keys: Collection[str], timeout_s: float = 30.0) -> list[dict[str, Any]]:
-        """A message for each of `keys` (S3 may deliver a notification a little after the
-        upload returns); messages about other keys are made visible again at once."""
-        wanted, got = set(keys), []
-        deadline = time.monotonic() + timeout_s
-        while wanted:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no notification for {sorted(wanted)} within {timeout_s} s"
-            answer = self.sqs.receive_message(
-                QueueUrl=self.stack.queue_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=max(1, min(20, int(left))),
-                VisibilityTimeout=60,  # longer than the handler takes with them
-                AttributeNames=["All"],
-            )
-            for message in answer.get("Messages", []):
-                key = notified_key(message["Body"])
-                if key in wanted:
-                    wanted.discard(key)
-                    got.append(message)
-                else:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.stack.queue_url,
-                        ReceiptHandle=message["ReceiptHandle"],
-                        VisibilityTimeout=0,
-                    )
-        return got
-
-    def deliver(self, keys: Collection[str]) -> list[dict[str, Any]]:
-        """The notifications for `keys` as one SQS batch to the handler; the messages it is
-        done with are deleted. Returns the messages delivered."""
-        messages = self.receive(keys)
-        response = self.function.invoke(sqs_event(messages, queue_arn=self.stack.queue_arn))
-        assert response == {"batchItemFailures": []}
-        for message in messages:
-            if message["MessageId"] in messages_to_delete([message["MessageId"]], response):
-                self.sqs.delete_message(
-                    QueueUrl=self.stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-        return messages
-
-    def send_again(self, body: str) -> None:
-        """A late duplicate of a notification (S3 delivers at least once)."""
-        self.sqs.send_message(QueueUrl=self.stack.queue_url, MessageBody=body)
-
-
-def notified_key(body: str) -> str:
-    """The key an S3 notification names (form-encoded in the message, as S3 writes it)."""
-    record = json.loads(body)["Records"][0]
-    return unquote_plus(str(record["s3"]["object"]["key"]))
 
 
 @dataclass
@@ -203,7 +138,7 @@ def truth(stack: LocalStack, buckets: Buckets) -> Truth:
 
 @pytest.fixture
 def pair_api(stack: LocalStack) -> Iterator[PairApiServer]:
-    with local_pair_api(stack, token=TOKEN) as server:
+    with local_pair_api(stack) as server:
         yield server
 
 
@@ -264,7 +199,7 @@ def test_every_answered_and_stored_document_names_bytes_that_still_match_it(
     truth.check_everything(pair_id, assert_valid_document)
 
     # Step 3: the first request again: a duplicate notification, and the same pair ad hoc
-    (target_notification,) = (m for m in first_notifications if notified_key(m["Body"]) == target)
+    (target_notification,) = (m for m in first_notifications if notified_key(m) == target)
     queue.send_again(target_notification["Body"])
     queue.deliver([target])
     replay = truth.answer(
@@ -298,27 +233,37 @@ def test_every_answered_and_stored_document_names_bytes_that_still_match_it(
     truth.check_everything(pair_id, assert_valid_document)
 
 
+def post_form(presigned: dict[str, Any], data: bytes, content_type: str) -> None:
+    fields = {**presigned["fields"], "Content-Type": content_type}
+    answer = requests.post(
+        presigned["url"], data=fields, files={"file": ("face", data, content_type)}, timeout=10
+    )
+    assert answer.status_code in (200, 201, 204), answer.text
+
+
 def test_a_result_url_keeps_the_bytes_of_the_document_it_came_with(
     stack: LocalStack,
     buckets: Buckets,
     function: Any,
+    queue: Queue,
     pair_api: PairApiServer,
 ) -> None:
-    pair_id = uuid.uuid4().hex
-    target = buckets.upload(
-        pair_id, "target", images.as_jpeg(), metadata={"source-similarity": "0.3"}
-    )
-    template = buckets.upload(pair_id, "template", images.as_png(), "png")
-    function.invoke({"pair": f"s3://{stack.input_bucket}/incoming/{pair_id}/"})
-    status = requests.get(
-        f"{pair_api.url}/pairs/{pair_id}",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=10,
+    headers = {"Authorization": f"Bearer {pair_api.issuer.mint('alice')}"}
+    created = requests.post(
+        f"{pair_api.url}/pairs", json={"source_similarity": 0.3}, headers=headers, timeout=10
     ).json()
-    assert status["status"] == "succeeded"
-    # A later merge of the pair (the console's event, at 0.6) before the app downloads
-    later = function.invoke(ad_hoc_objects(stack, target, template))
-    assert later["result"]["sha256"] != status["document"]["result"]["sha256"]
-    downloaded = requests.get(status["result_url"], timeout=10)
+    pair_id, uploads = created["pair_id"], created["uploads"]
+    post_form(uploads["target"], images.as_jpeg(), "image/jpeg")
+    post_form(uploads["template"], images.as_png(), "image/png")
+    queue.deliver([uploads["target"]["fields"]["key"], uploads["template"]["fields"]["key"]])
+    view = requests.get(f"{pair_api.url}/pairs/{pair_id}", headers=headers, timeout=10).json()
+    assert view["status"] == "succeeded"
+    stored = buckets.document(pair_id)
+    assert stored is not None
+    result = stored["result"]
+    # Anything that writes the result's key afterwards (here: a hand-made overwrite) makes a
+    # new version; the URL the app holds still downloads the bytes its document describes.
+    buckets.s3.put_object(Bucket=result["bucket"], Key=result["key"], Body=b"not the result")
+    downloaded = requests.get(view["result_url"], timeout=10)
     assert downloaded.status_code == 200
-    assert hashlib.sha256(downloaded.content).hexdigest() == status["document"]["result"]["sha256"]
+    assert hashlib.sha256(downloaded.content).hexdigest() == result["sha256"]

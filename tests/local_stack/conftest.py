@@ -1,4 +1,5 @@
-"""A moto server for the local stack's tests, and throw-away queues on it."""
+"""Throw-away queues for the local stack's tests, on the session's AWS endpoint (the `moto`
+fixture of tests/conftest.py)."""
 
 import json
 import uuid
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.aws import MotoServer, local_client, start_moto
+from local_stack.aws import MotoServer, local_client
 from local_stack.esm import EventSourceMapping
 from tests.local_stack.support import (
     HANDLER,
@@ -16,12 +17,6 @@ from tests.local_stack.support import (
     VISIBILITY_TIMEOUT_S,
     ScratchQueues,
 )
-
-
-@pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    with start_moto() as server:
-        yield server
 
 
 @pytest.fixture
@@ -61,7 +56,7 @@ def start_esm(
             handler=HANDLER,
             env={"CALLS_FILE": str(calls_file)},
             endpoint_url=moto.endpoint_url,
-            **{"function_timeout_s": 5.0, **options},
+            **{"function_timeout_s": float(VISIBILITY_TIMEOUT_S), **options},
         )
         started.append(esm)
         esm.start()

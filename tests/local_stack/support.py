@@ -12,13 +12,15 @@ import pytest
 from tests.settling import queue_depth
 
 HANDLER = "tests.local_stack.handlers.handle"
-VISIBILITY_TIMEOUT_S = 1
+# The function timeout may not exceed it (Lambda refuses such a mapping): 2 s fits a test
+# handler that sleeps 1.5 s.
+VISIBILITY_TIMEOUT_S = 2
 MAX_RECEIVE_COUNT = 2
 
 
 @dataclass(frozen=True)
 class ScratchQueues:
-    """A queue with a 1 s visibility timeout whose messages go to ``dlq_url`` on the
+    """A queue with a 2 s visibility timeout whose messages go to ``dlq_url`` on the
     second failed delivery."""
 
     sqs: Any

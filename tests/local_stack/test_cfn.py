@@ -67,7 +67,11 @@ Resources:
 
 def template(overrides: dict[str, str] | None = None, text: str = TEMPLATE) -> Template:
     return Template(
-        cfn_tools.load_yaml(text), overrides=overrides, stack_name="stack", region="eu-west-1"
+        cfn_tools.load_yaml(text),
+        overrides=overrides,
+        stack_name="stack",
+        region="eu-west-1",
+        account_id="123456789012",
     )
 
 

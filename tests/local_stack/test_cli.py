@@ -4,7 +4,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,13 +20,6 @@ from tests.local_stack.support import HANDLER, eventually, read_calls
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def run_cli(*args: str, stderr: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start ``python -m local_stack up``; stderr goes to a file, so the pipe never fills."""
     with stderr.open("w") as log:
@@ -37,10 +29,11 @@ def run_cli(*args: str, stderr: Path, env: dict[str, str] | None = None) -> subp
                 "-m",
                 "local_stack",
                 "up",
+                # port 0: ports of the system's choosing, which no other test can take first
                 "--moto-port",
-                str(free_port()),
+                "0",
                 "--pair-api-port",
-                str(free_port()),
+                "0",
                 *args,
             ],
             cwd=ROOT,

@@ -1,4 +1,4 @@
-"""The local SQS event source mapping against a real moto server and worker processes."""
+"""The local SQS event source mapping against a real SQS endpoint and worker processes."""
 
 import hashlib
 from collections.abc import Callable
@@ -8,8 +8,19 @@ from typing import Any
 import pytest
 
 from local_stack.aws import MotoServer
-from local_stack.esm import EventSourceMapping, InvalidBatchResponse, messages_to_delete
-from tests.local_stack.support import MAX_RECEIVE_COUNT, ScratchQueues, eventually, read_calls
+from local_stack.esm import (
+    EventSourceMapping,
+    InvalidBatchResponse,
+    InvalidMapping,
+    messages_to_delete,
+)
+from tests.local_stack.support import (
+    MAX_RECEIVE_COUNT,
+    VISIBILITY_TIMEOUT_S,
+    ScratchQueues,
+    eventually,
+    read_calls,
+)
 
 StartEsm = Callable[..., EventSourceMapping]
 
@@ -159,6 +170,17 @@ def test_remaining_time_counts_down_from_the_function_timeout(
     [finish] = [call for call in read_calls(calls_file) if "finished" in call]
     assert 1500 < finish["remaining_at_start_ms"] <= 2000
     assert 250 <= finish["remaining_at_start_ms"] - finish["remaining_ms"] <= 600
+
+
+def test_a_function_timeout_longer_than_the_visibility_timeout_is_refused_as_by_lambda(
+    start_esm: StartEsm, queues: ScratchQueues, calls_file: Path
+) -> None:
+    # Its messages would come back while an invocation holds them, and be delivered again.
+    queues.send("ok")
+    with pytest.raises(InvalidMapping, match="visibility timeout: 2 seconds is less than"):
+        start_esm(function_timeout_s=VISIBILITY_TIMEOUT_S + 1)
+    assert not calls_file.exists()
+    assert queues.depth(queues.url) == 1
 
 
 @pytest.mark.parametrize(

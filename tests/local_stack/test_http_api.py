@@ -13,7 +13,13 @@ from tests.harness import TEMPLATE
 
 
 def read(template: Path = TEMPLATE, **overrides: str) -> HttpApi:
-    return read_http_api(template, overrides=overrides, stack_name="routes", region="us-east-1")
+    return read_http_api(
+        template,
+        overrides=overrides,
+        stack_name="routes",
+        region="us-east-1",
+        account_id="123456789012",
+    )
 
 
 def test_every_route_of_the_template_is_served_behind_the_jwt_authorizer() -> None:

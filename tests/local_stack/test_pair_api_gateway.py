@@ -44,7 +44,13 @@ class Answer:
 
 
 def serve(recorder: Recorder, **overrides: str) -> PairApiServer:
-    http_api = read_http_api(TEMPLATE, overrides=overrides, stack_name="gw", region="us-east-1")
+    http_api = read_http_api(
+        TEMPLATE,
+        overrides=overrides,
+        stack_name="gw",
+        region="us-east-1",
+        account_id="123456789012",
+    )
     return PairApiServer(recorder, http_api=http_api)
 
 

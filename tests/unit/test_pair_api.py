@@ -18,7 +18,7 @@ from pair_api.service import PairService
 from pair_api.settings import PairApiSettings
 from pair_api.upload_policy import UploadPolicy, upload_policy
 from portrait_fusion.aws.erasure import ErasureReport
-from portrait_fusion.aws.pair_records import ApiPair
+from portrait_fusion.aws.pair_records import ApiPair, MergedVersion
 from tests.conftest import assert_pair_view
 
 PAIR_ID = "0123456789abcdef0123456789abcdef"
@@ -443,7 +443,7 @@ def test_the_view_shows_no_insides_of_the_stack(
     call: Any, store: FakeStore, records: FakeRecords
 ) -> None:
     call("POST", "/pairs", {"correlation_id": "order-7"})
-    records.pairs[PAIR_ID] = replace(records.pairs[PAIR_ID], merged="version-digest")
+    records.pairs[PAIR_ID] = replace(records.pairs[PAIR_ID], merged=MergedVersion("version-digest"))
     store.objects["in", f"incoming/{PAIR_ID}/target.jpg"] = (b"jpg", {})
     store.objects["in", f"incoming/{PAIR_ID}/template.jpg"] = (b"jpg", {})
     document = {

@@ -137,3 +137,22 @@ def test_a_custom_convention_works_the_same_way() -> None:
 def test_role_partner() -> None:
     assert Role.TARGET.partner is Role.TEMPLATE
     assert Role.TEMPLATE.partner is Role.TARGET
+
+
+def test_a_custom_convention_that_lets_the_pair_id_be_empty_still_needs_one() -> None:
+    # A user's pattern may allow an empty `pair` group: such a key belongs to no pair.
+    loose = PairNaming(re.compile(r"^drop/(?P<pair>[^/]*)/?(?P<role>target|template)\.jpg$"))
+    assert loose.parse("drop/target.jpg") is None
+    half = loose.parse("drop/a/target.jpg")
+    assert half is not None
+    assert (half.pair_id, half.listing_prefix) == ("a", "drop/a")
+
+
+def test_an_ambiguous_pair_lists_every_candidate_and_how_many() -> None:
+    listing = ["incoming/x/Template.PNG", "incoming/x/template.jpg", "incoming/x/target.jpg"]
+    with pytest.raises(PairingError) as caught:
+        NAMING.assemble("x", listing)
+    assert caught.value.message == (
+        "pair 'x' is ambiguous: 2 template objects "
+        "(incoming/x/Template.PNG, incoming/x/template.jpg); keep exactly one"
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -42,3 +43,45 @@ def test_retry_after_is_read_as_seconds_or_an_http_date(header: str, seconds: fl
 @pytest.mark.parametrize("header", [None, "", "soon", "-5", "1.5", "Tue, 99 Foo 2026"])
 def test_an_unreadable_retry_after_is_ignored(header: str | None) -> None:
     assert parse_retry_after(header, now=lambda: NOW) is None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Tue, 01 Dec 2026 12:00:30",  # no zone: RFC 9110 dates are GMT
+        "Tue, 01 Dec 2026 12:00:30 -0000",  # "-0000": no zone information, read as GMT too
+        "Tue, 01 Dec 2026 13:00:30 +0100",
+        "Tue, 01 Dec 2026 07:00:30 -0500",
+        "Tue, 01 Dec 2026 12:00:30 UT",
+    ],
+)
+def test_an_http_date_in_any_zone_or_none_is_the_same_moment(header: str) -> None:
+    assert parse_retry_after(header, now=lambda: NOW) == 30.0
+
+
+def test_a_wait_is_rounded_up_to_the_millisecond_never_down() -> None:
+    just_after = NOW.replace(microsecond=400)
+    assert parse_retry_after("Tue, 01 Dec 2026 12:00:30 GMT", now=lambda: just_after) == 30.0
+    late = NOW.replace(microsecond=999_600)
+    assert parse_retry_after("Tue, 01 Dec 2026 12:00:30 GMT", now=lambda: late) == 29.001
+
+
+def test_without_a_clock_an_http_date_is_measured_from_now() -> None:
+    # Without an injected clock the wait is measured from the real time: a date a day
+    # ahead of it is about a day away, one a day behind it is no wait at all.
+    ahead = datetime.now(UTC) + timedelta(days=1)
+    seconds = parse_retry_after(format_datetime(ahead, usegmt=True))
+    assert seconds is not None and 86_390 <= seconds <= 86_400
+    behind = datetime.now(UTC) - timedelta(days=1)
+    assert parse_retry_after(format_datetime(behind, usegmt=True)) == 0.0
+
+
+def test_delay_seconds_may_be_any_size() -> None:
+    assert parse_retry_after("86400", now=lambda: NOW) == 86_400.0
+
+
+def test_a_custom_backoff_keeps_its_base_cap_and_jitter() -> None:
+    backoff = Backoff(base_seconds=0.5, cap_seconds=3.0, jitter_share=0.5)
+    assert [backoff.delay(n, 0.5) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 3.0]
+    assert backoff.delay(3, 0.0) == 1.0
+    assert backoff.delay(3, 0.75) == 2.5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portrait_fusion.core.errors import (
+    FusionError,
     InvalidEventError,
     OperationalApiError,
     OutOfTimeError,
@@ -91,3 +92,63 @@ def test_operational_waits_are_capped_so_every_delivery_fits_in_the_retention() 
     waits = [policy(0.0).delay_seconds(held, n, short, 0) or 0 for n in range(1, 5)]
     assert waits == [720, 1_440, 1_800, 1_800]
     assert sum(waits) < short.retention_seconds
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PairInProgressError("busy"),
+        TransientApiError("429"),
+        OperationalApiError("no credits"),
+        TransientApiError("429", retry_after=60),
+    ],
+    ids=["in progress", "transient", "operational", "retry-after"],
+)
+@pytest.mark.parametrize("age", [LIMITS.retention_seconds, LIMITS.retention_seconds + 60])
+def test_a_message_at_or_past_its_retention_comes_back_at_once(
+    error: FusionError, age: int
+) -> None:
+    assert policy(0.5).delay_seconds(error, 2, LIMITS, age) == 0
+
+
+def test_a_message_a_second_from_its_retention_comes_back_within_that_second() -> None:
+    held = OperationalApiError("no credits")
+    assert policy(0.5).delay_seconds(held, 1, LIMITS, LIMITS.retention_seconds - 1) == 1
+
+
+def test_retry_after_zero_means_now() -> None:
+    error = TransientApiError("429", retry_after=0)
+    assert policy(0.99).delay_seconds(error, 3, LIMITS, 0) == 0
+
+
+def test_a_fraction_of_a_second_is_rounded_up_not_down() -> None:
+    assert policy(0.0).delay_seconds(TransientApiError("429", retry_after=0.01), 1, LIMITS, 0) == 1
+
+
+def test_a_queue_that_allows_one_delivery_still_keeps_its_one_wait_within_the_retention() -> None:
+    once = QueueLimits(visibility_timeout_seconds=720, retention_seconds=3_600, max_receive_count=1)
+    held = OperationalApiError("no credits")
+    waits = [policy(0.0).delay_seconds(held, n, once, 0) for n in (1, 2, 3)]
+    assert waits == [720, 1_440, 1_800]
+
+
+def test_a_receive_count_of_zero_counts_as_the_first_delivery() -> None:
+    error = TransientApiError("timeout")
+    first = policy(0.999).delay_seconds(error, 1, LIMITS, 0)
+    assert policy(0.999).delay_seconds(error, 0, LIMITS, 0) == first == 10
+    held = OperationalApiError("no credits")
+    assert policy(0.0).delay_seconds(held, 0, LIMITS, 0) == 720
+
+
+def test_a_pair_in_progress_waits_five_seconds_plus_jitter() -> None:
+    busy = PairInProgressError("busy")
+    assert [policy(j).delay_seconds(busy, 4, LIMITS, 0) for j in (0.0, 0.5, 0.99)] == [5, 8, 10]
+
+
+def test_operational_waits_reach_but_never_pass_sqs_ceiling() -> None:
+    long_lived = QueueLimits(
+        visibility_timeout_seconds=720, retention_seconds=1_209_600, max_receive_count=10
+    )
+    held = OperationalApiError("no credits")
+    waits = [policy(0.0).delay_seconds(held, n, long_lived, 0) for n in (6, 7, 10)]
+    assert waits == [23_040, MAX_VISIBILITY_SECONDS, MAX_VISIBILITY_SECONDS]

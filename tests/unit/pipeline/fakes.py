@@ -11,7 +11,7 @@ from typing import Any
 from portrait_fusion.api.call_ahead import CallAhead
 from portrait_fusion.api.call_slot import CallSlot
 from portrait_fusion.api.fusion_api import FusionResult, MergeRequest
-from portrait_fusion.aws.pair_records import ApiPair
+from portrait_fusion.aws.pair_records import ApiPair, Claim, MergedVersion
 from portrait_fusion.aws.storage import ObjectHead, ObjectRef, StoredObject
 from portrait_fusion.core.errors import FusionError, PairingError, StorageError
 from portrait_fusion.guards.idempotency import GuardedRun
@@ -27,40 +27,50 @@ from tests.images import as_jpeg
 
 @dataclass
 class MemoryStorage:
-    """Buckets as dicts; every write is kept in `writes` (and, as in a versioned bucket,
-    under a version of its own in `versions`), and `fail_writes` makes them fail."""
+    """Buckets as dicts, versioned as the stack's are: every put and write makes a version of
+    its own (kept in `versions`; `objects` holds the current ones). Every write is kept in
+    `writes`, and `fail_writes` makes them fail."""
 
     objects: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
     versions: dict[ObjectRef, bytes] = field(default_factory=dict)
+    current: dict[tuple[str, str], str] = field(default_factory=dict)  # current version ids
     writes: list[tuple[str, str]] = field(default_factory=list)
     listed: list[tuple[str, str]] = field(default_factory=list)
     fail_writes: bool = False
 
-    def put(self, bucket: str, key: str, body: bytes) -> None:
-        self.objects[(bucket, key)] = (body, "application/octet-stream")
+    def put(self, bucket: str, key: str, body: bytes) -> str:
+        """Upload an input; its version id."""
+        return self._store(bucket, key, body, "application/octet-stream").version_id or ""
 
     def list_keys(self, bucket: str, prefix: str) -> list[str]:
         self.listed.append((bucket, prefix))
         return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
 
     def exists(self, ref: ObjectRef) -> bool:
+        if ref.version_id is not None:
+            return ref in self.versions
         return (ref.bucket, ref.key) in self.objects
 
     def fetch(self, ref: ObjectRef, max_bytes: int) -> StoredObject:
-        if (ref.bucket, ref.key) not in self.objects:
+        if not self.exists(ref):
             raise PairingError(f"{ref.uri} is not in the bucket", code="INPUT_NOT_FOUND")
-        body, _ = self.objects[(ref.bucket, ref.key)]
+        version = ref.version_id or self.current[ref.bucket, ref.key]
+        body = self.versions[ObjectRef(ref.bucket, ref.key, version)]
         etag = str(abs(hash(body)))
-        head = ObjectHead(ref, etag, len(body), ref.version_id)
+        head = ObjectHead(ObjectRef(ref.bucket, ref.key), etag, len(body), version)
         return StoredObject(head, body if len(body) <= max_bytes else None)
 
     def write(self, bucket: str, key: str, body: bytes, content_type: str) -> ObjectRef:
         self.writes.append((bucket, key))
         if self.fail_writes:
             raise StorageError(f"cannot write s3://{bucket}/{key}: SlowDown", code="STORAGE_ERROR")
+        return self._store(bucket, key, body, content_type)
+
+    def _store(self, bucket: str, key: str, body: bytes, content_type: str) -> ObjectRef:
         self.objects[(bucket, key)] = (body, content_type)
         stored = ObjectRef(bucket, key, f"v{len(self.versions) + 1}")
         self.versions[stored] = body
+        self.current[bucket, key] = stored.version_id or ""
         return stored
 
     def document(self, bucket: str, key: str) -> dict[str, Any]:
@@ -141,7 +151,8 @@ class EventLog:
 
 @dataclass
 class MemoryReuse:
-    """A re-use store that remembers fingerprints and reads results back from storage."""
+    """A re-use store that remembers fingerprints and reads results back from storage, at
+    the version each names."""
 
     storage: MemoryStorage
     entries: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
@@ -150,7 +161,7 @@ class MemoryReuse:
         if key not in self.entries:
             return None
         pair_id, entry = self.entries[key]
-        image, _ = self.storage.objects[(entry["bucket"], entry["key"])]
+        image = self.storage.versions[ObjectRef(entry["bucket"], entry["key"], entry["version_id"])]
         return EarlierResult(pair_id, image, entry)
 
     def remember(self, key: str, pair_id: str, entry: dict[str, Any]) -> None:
@@ -179,12 +190,14 @@ class MemoryApiPairs:
     def get(self, pair_id: str) -> ApiPair | None:
         return self.pairs.get(pair_id)
 
-    def claim(self, pair_id: str, version: str) -> ApiPair | None:
+    def claim(self, pair_id: str, version: MergedVersion) -> Claim:
         pair = self.pairs.get(pair_id)
-        if pair is None or pair.erased or pair.merged not in (None, version):
-            return None
-        self.pairs[pair_id] = claimed = replace(pair, merged=version)
-        return claimed
+        if pair is None or pair.erased:
+            return Claim(False, None)
+        if pair.merged is not None and pair.merged.key != version.key:
+            return Claim(False, pair.merged)
+        self.pairs[pair_id] = replace(pair, merged=version)
+        return Claim(True, version)
 
     def discard_uploads(self, pair_id: str, bucket: str) -> int:
         gone = [k for b, k in self.storage.objects if b == bucket and f"/{pair_id}/" in k]

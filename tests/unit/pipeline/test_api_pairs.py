@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from portrait_fusion.aws.pair_records import ApiPair
+import pytest
+
+from portrait_fusion.aws.pair_records import ApiPair, MergedVersion
 from portrait_fusion.aws.storage import ObjectRef
+from portrait_fusion.core.errors import PairInProgressError, TransientApiError
 from portrait_fusion.core.observability import metrics
 from portrait_fusion.pipeline.outcome import Status
 from tests.images import as_jpeg
@@ -17,9 +20,19 @@ def api_pair(w: World, owner: str = "owner-a", pair_id: str = PAIR) -> None:
     w.api_pairs.pairs[pair_id] = ApiPair(pair_id, owner=owner, created_at="2030-01-01T00:00Z")
 
 
-def upload(w: World, target: bytes, pair_id: str = PAIR) -> None:
-    w.storage.put("in", f"incoming/{pair_id}/target.jpg", target)
+def upload(w: World, target: bytes, pair_id: str = PAIR) -> str:
+    """Both halves of the pair; the target's version id."""
+    version = w.storage.put("in", f"incoming/{pair_id}/target.jpg", target)
     w.storage.put("in", f"incoming/{pair_id}/template.jpg", as_jpeg("grace_hopper.jpg"))
+    return version
+
+
+def handed_back(w: World) -> None:
+    """The pair's first merge meets a transient API fault: the delivery is handed back."""
+    w.api.error = TransientApiError("busy", code="EXCEEDING_LIMITS")
+    with pytest.raises(TransientApiError):
+        w.pipeline.on_object(ObjectRef("in", TEMPLATE), invocation())
+    w.api.error = None
 
 
 def test_an_api_pair_is_merged_once_whatever_is_uploaded_after() -> None:
@@ -97,3 +110,69 @@ def test_re_use_across_owners_when_switched_on() -> None:
     w.pipeline.on_object(ObjectRef("in", f"incoming/{other}/template.jpg"), invocation())
     assert len(w.api.calls) == 1
     assert w.storage.document("out", f"results/{other}/result.json")["reused_from"] == PAIR
+
+
+def test_a_handed_back_merge_is_finished_from_the_claimed_inputs_after_a_form_posted_again() -> (
+    None
+):
+    w = world()
+    api_pair(w)
+    claimed = upload(w, as_jpeg(size=(300, 300)))
+    handed_back(w)
+    w.storage.put("in", TARGET, as_jpeg(size=(320, 320)))  # the form posted again
+    retry = w.pipeline.on_object(ObjectRef("in", TEMPLATE), invocation())  # reads the newest
+    assert retry.status is Status.SUCCEEDED
+    assert retry.document is not None
+    assert retry.document["inputs"]["target"]["version_id"] == claimed
+    assert retry.document["inputs"]["target"]["width"] == 300
+    assert len({call.pair_key for call in w.api.calls}) == 1  # the faulted call and its retry
+    assert metrics.metric_set["UploadsAfterMerge"]["Value"] == [1.0]
+    # the re-posted form's own notification, once the claimed version has ended
+    document = w.storage.objects["out", f"results/{PAIR}/result.json"]
+    late = w.pipeline.on_object(ObjectRef("in", TARGET), invocation())
+    assert (late.status, late.detail) == (Status.SKIPPED, "the pair was merged from other uploads")
+    assert len(w.api.calls) == 2
+    assert w.storage.objects["out", f"results/{PAIR}/result.json"] == document
+
+
+def test_the_notification_of_a_form_posted_again_finishes_the_claimed_version_first() -> None:
+    w = world()
+    api_pair(w)
+    claimed = upload(w, as_jpeg(size=(300, 300)))
+    handed_back(w)
+    w.storage.put("in", TARGET, as_jpeg(size=(320, 320)))
+    reposted = w.pipeline.on_object(ObjectRef("in", TARGET), invocation())
+    assert reposted.status is Status.SUCCEEDED
+    assert reposted.document is not None
+    assert reposted.document["inputs"]["target"]["version_id"] == claimed
+    retry = w.pipeline.on_object(ObjectRef("in", TEMPLATE), invocation())
+    assert retry.status is Status.SKIPPED
+    assert len(w.api.calls) == 2
+    assert (
+        w.storage.document("out", f"results/{PAIR}/result.json")["inputs"]["target"]["version_id"]
+        == claimed
+    )
+
+
+def test_a_form_posted_again_while_the_claimed_version_runs_elsewhere_is_handed_back() -> None:
+    w = world()
+    api_pair(w)
+    upload(w, as_jpeg(size=(300, 300)))
+    handed_back(w)
+    w.storage.put("in", TARGET, as_jpeg(size=(320, 320)))
+    w.guard.in_progress = True  # the retry of the claimed version is running
+    with pytest.raises(PairInProgressError):
+        w.pipeline.on_object(ObjectRef("in", TARGET), invocation())
+    assert len(w.api.calls) == 1
+    assert ("out", f"results/{PAIR}/result.json") not in w.storage.objects
+
+
+def test_a_claim_that_names_no_versions_skips_other_uploads_as_before() -> None:
+    w = world()
+    w.api_pairs.pairs[PAIR] = ApiPair(
+        PAIR, owner="owner-a", created_at="2030-01-01T00:00Z", merged=MergedVersion("older")
+    )
+    upload(w, as_jpeg(size=(300, 300)))
+    outcome = w.pipeline.on_object(ObjectRef("in", TARGET), invocation())
+    assert outcome.status is Status.SKIPPED
+    assert w.api.calls == [] and w.storage.writes == []

@@ -184,9 +184,10 @@ def test_a_succeeded_task_names_its_result_and_the_version_that_holds_it() -> No
 def test_tasks_for_two_versions_of_one_input_are_answered_each_for_its_own() -> None:
     """Both halves of a pair share a run within an invocation; an older version does not."""
     w = world()
+    older_version = w.storage.put("in", "incoming/p1/target.jpg", as_jpeg(size=(280, 280)))
     _pair(w, "p1")
     event = _batch("incoming/p1/target.jpg", "incoming/p1/target.jpg")
-    event["tasks"][0]["s3VersionId"] = "an-older-version"
+    event["tasks"][0]["s3VersionId"] = older_version
     older, current = _entrypoints(w, FakeQueues()).handle(event, invocation())["results"]
     assert len(w.api.calls) == 2
     assert (older["resultCode"], current["resultCode"]) == ("Succeeded", "Succeeded")

@@ -3,7 +3,9 @@ was asked, and which version of it was merged.
 
 The Pair API writes the record (`pair#<pair_id>`) before it hands out any upload; the fusion
 function reads it to learn the owner (an upload form cannot name one: the record is the only
-source) and claims it, once, for the one version of the pair it merges. Erasure leaves a
+source) and claims it, once, for the one version of the pair it merges. The claim names that
+version's inputs (their version ids, and the similarity), so that a delivery of a later upload
+can still finish the claimed version when its own merge was handed back. Erasure leaves a
 tombstone in its place, so that a form re-posted within its validity brings nothing back.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,6 +32,26 @@ as long as a queued upload event for it may still be delivered."""
 
 
 @dataclass(frozen=True)
+class MergedVersion:
+    """The one version of a pair its record is claimed for: the key its paid calls count
+    under, and what reads that version again (its inputs' version ids, its similarity)."""
+
+    key: str
+    target_version_id: str | None = None
+    template_version_id: str | None = None
+    source_similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claiming a pair's merge found: whether the version asking holds it now, and the
+    version that does (None when there is no record, or the pair was erased)."""
+
+    granted: bool
+    holder: MergedVersion | None
+
+
+@dataclass(frozen=True)
 class ApiPair:
     """One pair the Pair API created."""
 
@@ -39,7 +61,7 @@ class ApiPair:
     source_similarity: float | None = None
     correlation_id: str | None = None
     template_id: str | None = None
-    merged: str | None = None  # the pair version merged (its paid-call key), once claimed
+    merged: MergedVersion | None = None  # the pair version merged, once claimed
     erased: bool = False
 
 
@@ -104,30 +126,38 @@ class PairRecords:
             return None  # DynamoDB's TTL deletes lazily: an expired record may still be read
         return _pair_of(pair_id, item)
 
-    def claim(self, pair_id: str, version: str) -> ApiPair | None:
-        """Claim the pair's one merge for `version`: the record once claimed for it (again
-        for the same version, so a retried delivery goes on), None when the pair was merged
-        from another version or erased."""
+    def claim(self, pair_id: str, version: MergedVersion) -> Claim:
+        """Claim the pair's one merge for `version`: granted the first time, and again for
+        the same version (so a retried delivery goes on); refused, naming the version that
+        holds it, when the pair is claimed for another; refused with no holder when the pair
+        was erased or is not recorded. One conditional write: on a refusal DynamoDB returns
+        the record as it stood, so the holder is read atomically with the refusal."""
         try:
             answer = self._client().update_item(
                 TableName=self._table,
                 Key=record_key(pair_id),
-                UpdateExpression="SET merged = :version",
+                UpdateExpression="SET merged = :key, merged_inputs = :inputs",
                 ConditionExpression=(
-                    "attribute_exists(#owner) AND (attribute_not_exists(merged) "
-                    "OR merged = :version)"
+                    "attribute_exists(#owner) AND (attribute_not_exists(merged) OR merged = :key)"
                 ),
                 ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":version": {"S": version}},
+                ExpressionAttributeValues={
+                    ":key": {"S": version.key},
+                    ":inputs": {"M": _inputs_item(version)},
+                },
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            raise _error(f"cannot claim pair {pair_id}", exc) from exc
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise _error(f"cannot claim pair {pair_id}", exc) from exc
+            # DynamoDB's refusal carries the record (ALL_OLD); botocore's stubs omit it.
+            held = cast(dict[str, Any], exc.response).get("Item")
+            pair = _pair_of(pair_id, held) if held else None
+            return Claim(False, None if pair is None or pair.erased else pair.merged)
         except BotoCoreError as exc:
             raise _error(f"cannot claim pair {pair_id}", exc) from exc
-        return _pair_of(pair_id, answer["Attributes"])
+        return Claim(True, _pair_of(pair_id, answer["Attributes"]).merged)
 
     def remove(self, pair_id: str) -> None:
         """Delete the pair's record (a creation that failed half-way)."""
@@ -152,6 +182,37 @@ class PairRecords:
             raise _error(what, exc) from exc
 
 
+def _inputs_item(version: MergedVersion) -> dict[str, Any]:
+    """The claimed version's inputs as a DynamoDB map (NULL for what is unknown: a bucket
+    without versioning, a similarity left to the API)."""
+    similarity = version.source_similarity
+    return {
+        "target_version_id": _text_item(version.target_version_id),
+        "template_version_id": _text_item(version.template_version_id),
+        "source_similarity": {"NULL": True} if similarity is None else {"N": repr(similarity)},
+    }
+
+
+def _text_item(value: str | None) -> dict[str, Any]:
+    return {"NULL": True} if value is None else {"S": value}
+
+
+def _merged_of(item: dict[str, Any]) -> MergedVersion | None:
+    """The claim a record holds; a claim written before it named its inputs has only its key
+    (that version cannot be read again)."""
+    key = item.get("merged", {}).get("S")
+    if key is None:
+        return None
+    inputs = item.get("merged_inputs", {}).get("M", {})
+    similarity = inputs.get("source_similarity", {}).get("N")
+    return MergedVersion(
+        key=str(key),
+        target_version_id=inputs.get("target_version_id", {}).get("S"),
+        template_version_id=inputs.get("template_version_id", {}).get("S"),
+        source_similarity=float(similarity) if similarity is not None else None,
+    )
+
+
 def _pair_of(pair_id: str, item: dict[str, Any]) -> ApiPair:
     def text(name: str) -> str | None:
         value = item.get(name, {}).get("S")
@@ -165,7 +226,7 @@ def _pair_of(pair_id: str, item: dict[str, Any]) -> ApiPair:
         source_similarity=float(similarity) if similarity is not None else None,
         correlation_id=text("correlation_id"),
         template_id=text("template_id"),
-        merged=text("merged"),
+        merged=_merged_of(item),
         erased=bool(item.get("erased", {}).get("BOOL", False)),
     )
 

@@ -3,7 +3,9 @@
 A pair the Pair API created is merged once. Its record (`portrait_fusion.aws.pair_records`)
 is claimed for the first complete version of the pair that runs; an upload that makes
 another version later (a presigned form is valid for minutes, however often it is posted)
-buys nothing. An upload to an erased pair is removed on arrival.
+buys nothing: until the claimed version has ended, its delivery runs the claimed version
+instead (`portrait_fusion.pipeline.admission`). An upload to an erased pair is removed on
+arrival.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from portrait_fusion.aws.pair_records import ApiPair, PairRecords
+from portrait_fusion.aws.pair_records import ApiPair, Claim, MergedVersion, PairRecords
 
 
 class ApiPairRegister(Protocol):
@@ -20,9 +22,9 @@ class ApiPairRegister(Protocol):
     def get(self, pair_id: str) -> ApiPair | None:
         """The pair's record (or tombstone), None for a pair the API did not create."""
 
-    def claim(self, pair_id: str, version: str) -> ApiPair | None:
-        """Claim the pair's one merge for `version`; None when another version has it (or
-        the pair was erased)."""
+    def claim(self, pair_id: str, version: MergedVersion) -> Claim:
+        """Claim the pair's one merge for `version`; refused, naming the version that holds
+        it, when another version has it (with no holder when the pair was erased)."""
 
     def discard_uploads(self, pair_id: str, bucket: str) -> int:
         """Remove every version of the pair's inputs in `bucket`; how many were removed."""
@@ -38,7 +40,7 @@ class DynamoDBApiPairs:
     def get(self, pair_id: str) -> ApiPair | None:
         return self._records.get(pair_id)
 
-    def claim(self, pair_id: str, version: str) -> ApiPair | None:
+    def claim(self, pair_id: str, version: MergedVersion) -> Claim:
         return self._records.claim(pair_id, version)
 
     def discard_uploads(self, pair_id: str, bucket: str) -> int:

@@ -10,10 +10,12 @@ Re-use never crosses owners: a Pair API pair's fingerprint includes its owner, s
 is never handed (nor told the pair id of) another owner's result. `REUSE_ACROSS_OWNERS`
 lifts that for single-tenant stacks; pairs uploaded straight to the bucket share one scope.
 
-A record `reuse#<fingerprint>` in the idempotency table names the earlier result and its
-SHA-256. It expires with that result (ResultRetentionDays), and a re-use reads the result
-back and checks its SHA-256 first: a result that was erased, expired, or overwritten by a
-later run of its own pair is never copied.
+A record `reuse#<fingerprint>` in the idempotency table names the earlier result, at its
+version in the (versioned) output bucket, and its SHA-256. It expires with that result
+(ResultRetentionDays). A re-use reads the result back at that version, so a later merge of
+the earlier pair (which writes the same key again) changes nothing, and checks its SHA-256
+first: a result that was erased or expired is never copied, nor one named by key alone (a
+record from before results were versioned) that a later merge overwrote.
 """
 
 from __future__ import annotations
@@ -116,13 +118,13 @@ class DynamoDBResultReuse:
             return None  # DynamoDB's TTL deletes lazily: an expired record may still be read
         entry: dict[str, Any] = json.loads(item["result"]["S"])
         try:
-            source = ObjectRef(entry["bucket"], entry["key"])
+            source = ObjectRef(entry["bucket"], entry["key"], entry.get("version_id"))
             stored = self._storage.fetch(source, _MAX_RESULT_BYTES)
         except FusionError:
             return None  # erased or expired: merge again
         image = stored.data
         if image is None or hashlib.sha256(image).hexdigest() != entry["sha256"]:
-            return None  # overwritten by a later run of its pair
+            return None  # named by key alone, and overwritten by a later run of its pair
         return EarlierResult(item["pair_id"]["S"], image, entry)
 
     def remember(self, key: str, pair_id: str, entry: dict[str, Any]) -> None:

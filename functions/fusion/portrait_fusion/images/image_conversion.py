@@ -65,10 +65,9 @@ class Size:
 
 @dataclass(frozen=True)
 class FitLimits:
-    """What the sent image must stay within."""
+    """What the sent image must stay within (its sides are fitted before it is encoded)."""
 
     max_bytes: int
-    max_side: int
     min_side_exclusive: int
 
 

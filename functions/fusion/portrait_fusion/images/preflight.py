@@ -239,7 +239,7 @@ def _fitted(role: Role, data: bytes, info: ImageInfo) -> PreparedImage:
             rgb = upright_rgb(img, turn, decoded.scaled_to(want.long))
             sample = rgb.resize(Size(rgb.width, rgb.height).scaled_to(_SAMPLE_SIDE).pair)
             _check_colour(role, info, sample)
-            limits = FitLimits(FIT_MAX_BYTES, _FIT_SIDE, MIN_SIDE_EXCLUSIVE[role])
+            limits = FitLimits(FIT_MAX_BYTES, MIN_SIDE_EXCLUSIVE[role])
             out = encode_within(rgb, limits)
             del rgb
     if out is None:
@@ -293,10 +293,9 @@ def _decode_sample(role: Role, data: bytes, info: ImageInfo) -> Image | None:
 
 
 def _is_grayscale(img: Image) -> bool:
+    """Whether a sample is grey in all but its mode (grey modes are refused from the header)."""
     from PIL import ImageChops
 
-    if img.mode in _GRAY_MODES:
-        return True
     red, green, blue = img.convert("RGB").split()
     return all(
         ImageChops.difference(a, b).getextrema()[1] <= _GRAY_TOLERANCE  # type: ignore[operator]

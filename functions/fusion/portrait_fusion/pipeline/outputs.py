@@ -86,7 +86,7 @@ class OutputWriter:
         if error.stage.value == "preflight":
             count("PreflightRejects")
         logger.warning("pair failed", extra={"error": document["error"]})
-        if keeps_stored_success(self._stored_document(record), record):
+        if keeps_stored_success(self.stored_document(record), record):
             count("FailuresNotStored")
             logger.warning("failure not stored: the pair succeeded from these inputs already")
             return Outcome.of(document)
@@ -107,7 +107,8 @@ class OutputWriter:
             self._events.publish(event)
         return document
 
-    def _stored_document(self, record: PairRecord) -> dict[str, Any] | None:
+    def stored_document(self, record: PairRecord) -> dict[str, Any] | None:
+        """The pair's current `result.json`, None when there is none (or it is no document)."""
         ref = ObjectRef(self._settings.output_bucket, self.output_key(record, "result.json"))
         if not self._storage.exists(ref):
             return None

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from portrait_fusion.api.call_ahead import CallAhead
 from portrait_fusion.api.fusion_api import MergeRequest
 from portrait_fusion.api.paid_calls import pair_key_of
+from portrait_fusion.aws.pair_records import Claim, MergedVersion
 from portrait_fusion.aws.storage import ObjectRef, StoredObject
 from portrait_fusion.core.errors import Disposition, FusionError
 from portrait_fusion.core.observability import count, count_failure, logger, measure
@@ -27,6 +28,7 @@ from portrait_fusion.images import preflight
 from portrait_fusion.pairs.correlation import correlation_id
 from portrait_fusion.pairs.payer import Payer
 from portrait_fusion.pairs.similarity import resolve_similarity
+from portrait_fusion.pipeline.admission import claimed_version, has_ended, pinned_to_claim
 from portrait_fusion.pipeline.invocation import Invocation
 from portrait_fusion.pipeline.outcome import Outcome, PairRequest, Status
 from portrait_fusion.pipeline.outputs import OutputWriter
@@ -44,6 +46,8 @@ T = TypeVar("T")
 
 # Seconds kept back from the API's budget so the outputs can still be written.
 OUTPUT_RESERVE_SECONDS = 3.0
+# A pair the Pair API did not create has no record to claim: every version of it may run.
+_OUTSIDE_THE_API = Claim(granted=True, holder=None)
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,9 @@ class PairRun:
         # inside the guarded work, as if they had run there.
         identity = idempotency_key(record)
         pair_key = pair_key_of(identity)
-        if not self._claimed(request, pair_key):
-            return Outcome(
-                Status.SKIPPED, request.pair_id, detail="the pair was merged from other uploads"
-            )
+        claim = self._claim(request, record, pair_key)
+        if not claim.granted:
+            return self._refused(request, record, claim.holder, invocation)
         owner = request.api_pair.owner if request.api_pair else None
         payer = Payer(tenant_of(self.settings.pair_pattern, record.target.key), owner)
         call = PlannedCall(pair_key, payer, self.api.read_ahead(pair_key, payer))
@@ -165,7 +168,11 @@ class PairRun:
                 count("PairsReused")
                 count("PairsSucceeded")
                 logger.info(
-                    "identical request: result re-used", extra={"reused_from": earlier.pair_id}
+                    "identical request: result re-used",
+                    extra={
+                        "reused_from": earlier.pair_id,
+                        "reused_version": earlier.entry.get("version_id"),
+                    },
                 )
                 return document
             with timed(record, "api"):
@@ -209,20 +216,38 @@ class PairRun:
         )
         return document
 
-    def _claimed(self, request: PairRequest, pair_key: str) -> bool:
+    def _claim(self, request: PairRequest, record: PairRecord, pair_key: str) -> Claim:
         """Whether this version of the pair may run: any pair outside the Pair API; an API
-        pair only for the one version its record is claimed for (logged and counted when
-        not: the upload buys nothing)."""
+        pair only for the one version its record is claimed for."""
         if request.api_pair is None or self.api_pairs is None:
-            return True
-        if self.api_pairs.claim(request.pair_id, pair_key) is not None:
-            return True
+            return _OUTSIDE_THE_API
+        return self.api_pairs.claim(request.pair_id, claimed_version(record, pair_key))
+
+    def _refused(
+        self,
+        request: PairRequest,
+        record: PairRecord,
+        holder: MergedVersion | None,
+        invocation: Invocation,
+    ) -> Outcome:
+        """A version the pair is not claimed for buys nothing (logged and counted). Until
+        the claimed version has ended, its delivery runs that version instead: a merge of it
+        that was handed back is retried whatever was posted since."""
         count("UploadsAfterMerge")
         logger.warning(
-            "upload to a pair already merged from other uploads (or erased): nothing run",
+            "upload to a pair claimed for other uploads (or erased): it buys nothing",
             extra={"target": request.target.key, "template": request.template.key},
         )
-        return False
+        pinned = pinned_to_claim(request, record, holder)
+        if pinned is None or has_ended(self.outputs.stored_document(record), pinned):
+            return Outcome(
+                Status.SKIPPED, request.pair_id, detail="the pair was merged from other uploads"
+            )
+        logger.info(
+            "the version the pair is claimed for has not ended: running it",
+            extra={"target": pinned.target.version_id, "template": pinned.template.version_id},
+        )
+        return self.run(pinned, invocation)
 
     def _scope(self, owner: str | None) -> str | None:
         """The owner whose results a re-use may draw on (None: pairs without one, or every
