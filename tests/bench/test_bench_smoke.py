@@ -82,7 +82,7 @@ def test_the_quick_benchmark_prints_the_tables_and_writes_every_result(tmp_path:
     assert set(document["slots"]) == set(document["round_trips"]) == {"ours", "baseline"}
     assert document["round_trips"]["ours"]["by_operation"]["face-fusion API"] == 1
     throughput = document["figures"][0]
-    assert throughput["name"].startswith("throughput")
+    assert throughput["name"].startswith("steady-state throughput")
     assert throughput["ours"] > 0 and throughput["baseline"] > 0
     # And the images are real PNGs, the profile real folded stacks
     for name in IMAGES:

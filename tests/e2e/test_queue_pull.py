@@ -51,35 +51,30 @@ def test_an_environment_that_dies_holding_pulled_messages_loses_none(
     emulator.set_faults(Faults(latency_ms=3000))
     # As in the template, a message stays invisible for longer than the function can run;
     # and the function has time to pull beside its first call (`pull_threshold`).
-    queues.sqs.set_queue_attributes(
-        QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "18"}
-    )
-    pair_ids = queue_templates(buckets, queues, stack, "held")
-    mapping = start_mapping(stack, emulator, concurrency=1, function_timeout_s=15, **PULLING)
-    try:
-        # Given the environment's call in flight and a message it pulled itself beside it
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if emulator.stats()["in_flight"] and in_flight(queues, stack) >= 2:
-                break
-            time.sleep(0.05)
-        assert in_flight(queues, stack) >= 2
-        # When it dies
-        mapping.kill_workers()
-        emulator.set_faults(Faults())
-        # Then the pulled message comes back (once the dead invocation's time is over), and
-        # every pair completes
-        for pair_id in pair_ids:
-            assert buckets.wait_for_document(pair_id, timeout_s=90)["status"] == "succeeded"
-        assert mapping.stats().worker_crashes >= 1
-        settle(emulator, queues)
-        assert queues.depth(stack.queue_url) == 0
-        assert queues.depth(stack.dlq_url) == 0
-    finally:
-        mapping.stop()
-        queues.sqs.set_queue_attributes(
-            QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "2"}
-        )
+    with queues.visibility_timeout(18):
+        pair_ids = queue_templates(buckets, queues, stack, "held")
+        mapping = start_mapping(stack, emulator, concurrency=1, function_timeout_s=15, **PULLING)
+        try:
+            # Given the environment's call in flight and a message it pulled itself beside it
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if emulator.stats()["in_flight"] and in_flight(queues, stack) >= 2:
+                    break
+                time.sleep(0.05)
+            assert in_flight(queues, stack) >= 2
+            # When it dies
+            mapping.kill_workers()
+            emulator.set_faults(Faults())
+            # Then the pulled message comes back (once the dead invocation's time is over), and
+            # every pair completes
+            for pair_id in pair_ids:
+                assert buckets.wait_for_document(pair_id, timeout_s=90)["status"] == "succeeded"
+            assert mapping.stats().worker_crashes >= 1
+            settle(emulator, queues)
+            assert queues.depth(stack.queue_url) == 0
+            assert queues.depth(stack.dlq_url) == 0
+        finally:
+            mapping.stop()
 
 
 def test_a_malformed_message_the_function_pulled_still_ends_in_the_dlq(
@@ -97,16 +92,21 @@ def test_a_malformed_message_the_function_pulled_still_ends_in_the_dlq(
     # one while the pair's call is in flight.
     queues.sqs.send_message(QueueUrl=stack.queue_url, MessageBody="not an S3 event")
     log_file = tmp_path / "function.log"
-    mapping = start_mapping(stack, emulator, concurrency=1, log_file=log_file, **PULLING)
-    try:
-        deadline = time.monotonic() + 60
-        while not queues.depth(stack.dlq_url) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert queues.dlq_bodies() == ["not an S3 event"]
-        assert buckets.wait_for_document(pair_id)["status"] == "succeeded"
-        settle(emulator, queues)
-    finally:
-        mapping.stop()
+    # A function that times out sooner than the stack's, so that the message's returns (each
+    # after the invocation's time at most) and the DLQ come within the test's minute.
+    with queues.visibility_timeout(18):
+        mapping = start_mapping(
+            stack, emulator, concurrency=1, function_timeout_s=15, log_file=log_file, **PULLING
+        )
+        try:
+            deadline = time.monotonic() + 80
+            while not queues.depth(stack.dlq_url) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert queues.dlq_bodies() == ["not an S3 event"]
+            assert buckets.wait_for_document(pair_id)["status"] == "succeeded"
+            settle(emulator, queues)
+        finally:
+            mapping.stop()
     # The function pulled it, and did not delete it: it came back until SQS moved it to the
     # DLQ on its receive beyond maxReceiveCount.
     assert metric_total(log_file, "MessagesPulled") >= 1

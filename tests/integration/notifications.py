@@ -102,3 +102,15 @@ class Queue:
     def send_again(self, body: str) -> None:
         """A late duplicate of a notification (S3 delivers at least once)."""
         self.sqs.send_message(QueueUrl=self.stack.queue_url, MessageBody=body)
+
+
+def the_tests_deliver(configure: Callable[..., None]) -> Callable[..., None]:
+    """`configure` for tests that deliver each notification themselves, as the event source
+    mapping would, and count on being the queue's one reader: whatever else they set, the
+    handler pulls nothing of its own (PULL_FROM_QUEUE off). Applied once at once."""
+
+    def apply(**overrides: str) -> None:
+        configure(**{"PULL_FROM_QUEUE": "false", **overrides})
+
+    apply()
+    return apply

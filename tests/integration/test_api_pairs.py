@@ -26,7 +26,7 @@ from tests.conftest import assert_pair_view
 from tests.emf import metric_total
 from tests.harness import Buckets
 from tests.integration.conftest import Lambda
-from tests.integration.notifications import Message, Queue, notified_key
+from tests.integration.notifications import Message, Queue, notified_key, the_tests_deliver
 from tests.pair_api_calls import Caller
 
 
@@ -50,6 +50,11 @@ def owners(routes: APIGatewayHttpResolver, issuer: LocalIssuer) -> Any:
         return Caller(routes, issuer.authorizer(f"{name}-{uuid.uuid4().hex[:8]}"))
 
     return caller
+
+
+@pytest.fixture
+def configure(configure: Any) -> Any:
+    return the_tests_deliver(configure)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from tests import images
 from tests.completion import EventLog, assert_valid_event
 from tests.conftest import load_event
 from tests.harness import Buckets
-from tests.integration.notifications import Queue, notified_key
+from tests.integration.notifications import Queue, notified_key, the_tests_deliver
 
 # Batch Operations' result string for a success: where the result is, and which version.
 BATCH_RESULT = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.+) \(version (?P<version>[^)]+)\)$")
@@ -124,10 +124,12 @@ class Truth:
 
 
 @pytest.fixture
-def queue(stack: LocalStack, sqs: Any, function: Any, configure: Any) -> Queue:
-    # The test delivers each notification itself, as the event source mapping would, and
-    # counts on being the queue's one reader: the handler pulls nothing of its own.
-    configure(PULL_FROM_QUEUE="false")
+def configure(configure: Any) -> Any:
+    return the_tests_deliver(configure)
+
+
+@pytest.fixture
+def queue(stack: LocalStack, sqs: Any, function: Any) -> Queue:
     return Queue(stack, sqs, function)
 
 
