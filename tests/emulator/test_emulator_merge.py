@@ -9,10 +9,11 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from local_stack.emulator import Faults, FusionEmulator
-from local_stack.emulator.faces import Box, find_face
+from local_stack.emulator import Faults, FusionEmulator, fusion
+from local_stack.emulator.faces import Box, Face, find_face
 from local_stack.emulator.merge import align, face_region
-from tests.emulator.support import API_KEY, FusionClient, result_image
+from tests.emulator.support import API_KEY, FusionClient, error_code, result_image
+from tests.images import gradient
 
 Pixels = npt.NDArray[np.float64]
 
@@ -100,6 +101,35 @@ def test_the_same_inputs_give_the_same_bytes_from_another_emulator(
     # Then the result images are the same bytes
     assert first.status_code == second.status_code == 200
     assert first.json()["data"]["image"] == second.json()["data"]["image"]
+
+
+def test_a_file_sent_again_is_searched_for_a_face_once_with_the_same_verdict(
+    astronaut: bytes, hopper: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an emulator with nothing cached, and every face search counted
+    searched: list[tuple[int, int]] = []
+
+    def counted(image: Image.Image) -> Face | None:
+        searched.append(image.size)
+        return find_face(image)
+
+    monkeypatch.setattr(fusion, "find_face", counted)
+    faceless = gradient()
+    with FusionEmulator(api_keys={API_KEY}, tls=False) as fresh:
+        client = FusionClient(fresh)
+        # When the same two portraits are merged at two similarities and with roles swapped,
+        # and a file without a face is sent twice
+        merged = [
+            client.post(hopper, astronaut, "0.3"),
+            client.post(hopper, astronaut, "0.7"),
+            client.post(astronaut, hopper, "0.7"),
+        ]
+        refused = [client.post(faceless, astronaut, "0.5") for _ in range(2)]
+    # Then each file was searched once (the portraits, then the faceless file)...
+    assert len(searched) == 3
+    # ... and the verdicts are those of a fresh search: merged, then refused both times
+    assert [answer.status_code for answer in merged] == [200, 200, 200]
+    assert [error_code(answer) for answer in refused] == ["ERROR_NO_FACE_IN_FILE"] * 2
 
 
 def test_without_similarity_the_default_is_one_half(
