@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,13 +69,24 @@ def aws_env(endpoint_url: str, region: str = REGION) -> dict[str, str]:
 
 
 def local_client(service: str, endpoint_url: str, region: str = REGION, **options: Any) -> Any:
-    """A boto3 client for ``service`` on a local endpoint, with the dummy credentials."""
-    session = boto3.Session(
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=region,
-    )
+    """A boto3 client for ``service`` on a local endpoint, with the dummy credentials.
+
+    Each call makes a new client (callers may hook its events), from a session kept per
+    thread and region: a new session reads botocore's models again (~100 ms of CPU, against
+    ~5 ms for a client of a warm one), and a session is not safe to share between threads.
+    """
+    sessions: dict[str, boto3.Session] = _SESSIONS.__dict__.setdefault("by_region", {})
+    session = sessions.get(region)
+    if session is None:
+        session = sessions[region] = boto3.Session(
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=region,
+        )
     return session.client(service, endpoint_url=endpoint_url, **options)  # type: ignore[call-overload]
+
+
+_SESSIONS = threading.local()
 
 
 class MotoServer(Stopping):

@@ -1,4 +1,7 @@
-"""Test images: the bundled public-domain portraits, and bad inputs made on the fly."""
+"""Test images: the bundled public-domain portraits, and bad inputs made on the fly.
+
+Each is made once per process (bytes are immutable; encoding a portrait costs 20-50 ms and
+the tiers ask for the same few again and again)."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ def encode(img: Image.Image, fmt: str = "JPEG", **options: object) -> bytes:
     return buffer.getvalue()
 
 
+@cache
 def as_jpeg(
     name: str = "astronaut.png", size: tuple[int, int] | None = None, quality: int = 90
 ) -> bytes:
@@ -34,6 +38,7 @@ def as_jpeg(
     return encode(img, "JPEG", quality=quality)
 
 
+@cache
 def as_png(name: str = "grace_hopper.jpg", size: tuple[int, int] | None = None) -> bytes:
     img = Image.open(io.BytesIO(portrait(name))).convert("RGB")
     if size:
@@ -41,6 +46,7 @@ def as_png(name: str = "grace_hopper.jpg", size: tuple[int, int] | None = None) 
     return encode(img, "PNG")
 
 
+@cache
 def colour_noise(width: int, height: int, fmt: str = "PNG", seed: int = 0) -> bytes:
     """Incompressible colour noise: makes files as large as needed (no face in it)."""
     import random
@@ -49,6 +55,7 @@ def colour_noise(width: int, height: int, fmt: str = "PNG", seed: int = 0) -> by
     return encode(Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3)), fmt)
 
 
+@cache
 def gradient(width: int = 400, height: int = 400) -> bytes:
     """A colour image with no face in it."""
     img = Image.new("RGB", (width, height))
@@ -58,28 +65,34 @@ def gradient(width: int = 400, height: int = 400) -> bytes:
     return encode(img, "JPEG")
 
 
+@cache
 def grayscale_l() -> bytes:
     return encode(Image.open(io.BytesIO(portrait())).convert("L"), "JPEG")
 
 
+@cache
 def grayscale_rgb() -> bytes:
     """A grayscale picture stored as RGB with three equal channels."""
     return encode(Image.open(io.BytesIO(portrait())).convert("L").convert("RGB"), "JPEG")
 
 
+@cache
 def cmyk_jpeg() -> bytes:
     return encode(Image.open(io.BytesIO(portrait())).convert("CMYK"), "JPEG")
 
 
+@cache
 def png_16bit_gray() -> bytes:
     return encode(Image.open(io.BytesIO(portrait())).convert("I;16"), "PNG")
 
 
+@cache
 def truncated_jpeg() -> bytes:
     data = as_jpeg()
     return data[: len(data) // 2]
 
 
+@cache
 def png_with_bad_crc() -> bytes:
     data = bytearray(as_png(size=(300, 300)))
     idat = data.find(b"IDAT")
@@ -90,19 +103,23 @@ def png_with_bad_crc() -> bytes:
     return bytes(data)
 
 
+@cache
 def webp() -> bytes:
     return encode(Image.open(io.BytesIO(portrait())).convert("RGB"), "WEBP")
 
 
+@cache
 def gif() -> bytes:
     return encode(Image.open(io.BytesIO(portrait())).convert("P"), "GIF")
 
 
+@cache
 def heic_signature() -> bytes:
     """The start of an HEIC file (Pillow cannot write HEIC): enough for magic-byte sniffing."""
     return b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
 
 
+@cache
 def decompression_bomb() -> bytes:
     """A PNG header claiming 60000 x 60000 px, in a few hundred bytes."""
 

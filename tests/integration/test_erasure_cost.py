@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from local_stack.aws import LocalStack, MotoServer
+from local_stack.lambda_runtime import LambdaContext
 from portrait_fusion.aws.erasure import PairLocations, erase_pair
 from portrait_fusion.aws.pair_records import ApiPair, PairRecords
 from portrait_fusion.core.errors import StorageError
@@ -24,6 +25,12 @@ from tests import images
 from tests.harness import provision_tier
 
 LARGE_TABLE = 20_000
+
+
+def an_invocation() -> LambdaContext:
+    """The context of an invocation starting now, as the handler registers it with the guard
+    (Powertools reads the time left from it for an in-progress record's expiry)."""
+    return LambdaContext.create(timeout_s=30)
 
 
 def counted(client: Any) -> Counter[str]:
@@ -82,6 +89,7 @@ def one_pair(stack: LocalStack) -> str:
         )
     s3.put_object(Bucket=stack.output_bucket, Key=f"results/{pair_id}/result.json", Body=b"{}")
     guard = DynamoDBIdempotencyGuard(stack.table_name, dynamodb)
+    guard.register_context(an_invocation())  # as the handler does, for the record's timeout
     guard.run({"pair_id": pair_id, "etag": "e"}, lambda: {"status": "succeeded"})
     dynamodb.put_item(
         TableName=stack.table_name,
@@ -164,17 +172,20 @@ def test_a_record_from_before_the_index_is_never_merged_again(
 
     stack = stacks["small"]
     dynamodb = stack.client("dynamodb")
+    config = IdempotencyConfig(expires_after_seconds=600)
+    config.register_lambda_context(an_invocation())
     earlier = idempotent_function(
         data_keyword_argument="key",
         persistence_store=DynamoDBPersistenceLayer(
             table_name=stack.table_name, boto3_client=dynamodb
         ),
-        config=IdempotencyConfig(expires_after_seconds=600),
+        config=config,
     )(idempotency._call_work)
     key = {"pair_id": uuid.uuid4().hex, "etag": "e"}
     earlier(key=key, work=lambda: {"status": "succeeded"})
     ran = []
     guard = DynamoDBIdempotencyGuard(stack.table_name, dynamodb)
+    guard.register_context(an_invocation())
     with pytest.raises(StorageError) as refused:
         guard.run(key, lambda: ran.append(1) or {"status": "succeeded"})
     assert refused.value.code == "IDEMPOTENCY_RECORD_OUTDATED"
