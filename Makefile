@@ -23,6 +23,7 @@ WORKERS ?= 4
 XDIST := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
 TIMES := out/test-times.tsv
 TIMED := $(PY) -m tests.stopwatch $(TIMES)
+TEMPLATE_LOG := out/template-checks.log
 
 .PHONY: help dev sam-dev build browser demo stack invoke format lint check unit integration e2e template test mutation soak bench redrive erase clean
 
@@ -99,11 +100,18 @@ template: dev sam-dev  ## sam validate --lint, cfn-lint, sam build and template 
 test: dev sam-dev browser  ## everything CI runs (about 6 min): lint, template checks, every tier, on moto
 	@mkdir -p out && : > $(TIMES)
 	@$(TIMED) lint -- $(MAKE) --no-print-directory lint
-	@$(TIMED) template -- $(MAKE) --no-print-directory template
-	@# CI stays on moto even where a shell still exports the endpoint of `make stack`
-	@env -u AWS_ENDPOINT_URL TIER_TIMES=$(TIMES) $(TIMED) tests -- \
-	  $(PY) -m pytest $(XDIST) tests --ignore=tests/template; \
-	  status=$$?; $(TIMED) --summary; exit $$status
+	@# The template checks run beside the tests (they wait on sam and cfn-lint, the tests on
+	@# servers); their output is kept in $(TEMPLATE_LOG) and printed once the tests are done.
+	@# CI stays on moto even where a shell still exports the endpoint of `make stack`.
+	@echo "template checks (sam validate --lint, cfn-lint, sam build, tests/template) run beside the tests"
+	@$(TIMED) template -- $(MAKE) --no-print-directory template > $(TEMPLATE_LOG) 2>&1 & checks=$$!; \
+	  env -u AWS_ENDPOINT_URL TIER_TIMES=$(TIMES) $(TIMED) tests -- \
+	  $(PY) -m pytest $(XDIST) tests --ignore=tests/template; status=$$?; \
+	  wait $$checks; checks_status=$$?; \
+	  echo "== template checks (ran beside the tests) =="; cat $(TEMPLATE_LOG); \
+	  $(TIMED) --summary; \
+	  if [ $$checks_status -ne 0 ]; then echo "make test: the template checks failed (above)" >&2; fi; \
+	  [ $$status -eq 0 ] && [ $$checks_status -eq 0 ]
 
 # mutmut names a mutant after its file's path, which must read as the module's import name: it
 # runs in out/mutation, where portrait_fusion/ sits at the top beside links to what the unit

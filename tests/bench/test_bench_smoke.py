@@ -73,10 +73,10 @@ def test_the_quick_benchmark_prints_the_tables_and_writes_every_result(tmp_path:
     figures = {figure["name"]: figure for figure in document["figures"]}
     reps = document["plan"]["reps"]
     for figure in figures.values():
-        assert isinstance(figure["ours"], int | float)
+        assert isinstance(figure["ours"], int | float), figure["name"]
         if figure["name"].startswith(WITHOUT_BASELINE):
             continue  # the baseline does not convert inputs: it has no worst-input figure
-        assert isinstance(figure["baseline"], int | float)
+        assert isinstance(figure["baseline"], int | float), figure["name"]
         assert len(figure["ours_reps"]) == len(figure["baseline_reps"]) == reps
     assert len(document["repetitions"]) == reps
     assert set(document["slots"]) == set(document["round_trips"]) == {"ours", "baseline"}

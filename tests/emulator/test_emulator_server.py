@@ -82,11 +82,16 @@ def test_stop_cuts_idle_and_held_connections_and_leaves_no_thread() -> None:
     emu.start()
     session = requests.Session()
     assert session.post(emu.url, timeout=5).status_code == 401  # leaves a keep-alive connection
-    held = threading.Thread(
-        target=requests.post,
-        args=(emu.url,),
-        kwargs={"headers": {"ailabapi-api-key": API_KEY}, "timeout": 30},
-    )
+    ended: list[object] = []
+
+    def call_held_by_the_api() -> None:
+        # Stopping answers the held call or cuts its connection, whichever comes first.
+        try:
+            ended.append(requests.post(emu.url, headers={"ailabapi-api-key": API_KEY}, timeout=30))
+        except requests.ConnectionError as exc:
+            ended.append(exc)
+
+    held = threading.Thread(target=call_held_by_the_api)
     held.start()
     time.sleep(0.2)  # the call is now held for timeout_hold_ms (35 s)
     port, started = emu.port, time.perf_counter()
@@ -95,6 +100,7 @@ def test_stop_cuts_idle_and_held_connections_and_leaves_no_thread() -> None:
     session.close()
     assert time.perf_counter() - started < 3
     assert not held.is_alive()
+    assert len(ended) == 1  # the held call ended at the stop
     assert not set(threading.enumerate()) - threads_before
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=1)

@@ -28,3 +28,16 @@ def test_the_summary_lists_the_steps_with_the_tiers_under_the_tests_and_a_total(
         "    tier e2e            90.0",
         "  total              260.5",
     ]
+
+
+def test_steps_side_by_side_count_once_in_the_total(tmp_path: Path) -> None:
+    # Given the template checks run beside the tests (stamped with their start and end)
+    times = tmp_path / "times.tsv"
+    times.write_text(
+        "lint\t2.0\t1000.000\t1002.000\n"
+        "template\t30.0\t1002.000\t1032.000\n"
+        "e2e\t90.0\n"
+        "tests\t300.0\t1002.100\t1302.100\n"
+    )
+    # Then the total is the wall time, not the sum of the steps
+    assert summary(times).splitlines()[-1] == "  total              302.1"
