@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from portrait_fusion.aws.storage import aws_error_detail
 from portrait_fusion.core.errors import Stage, StorageError
 from portrait_fusion.core.settings import RECORD_TTL_SECONDS
 from portrait_fusion.pairs.pair_index import INDEX_ATTRIBUTE, pair_ref
@@ -232,11 +233,6 @@ def _pair_of(pair_id: str, item: dict[str, Any]) -> ApiPair:
 
 
 def _error(what: str, exc: Exception) -> StorageError:
-    detail = (
-        exc.response.get("Error", {}).get("Code", "")
-        if isinstance(exc, ClientError)
-        else type(exc).__name__
-    )
-    error = StorageError(f"{what}: {detail}", code="PAIR_RECORD_ERROR")
+    error = StorageError(f"{what}: {aws_error_detail(exc)}", code="PAIR_RECORD_ERROR")
     error.stage = Stage.PAIRING
     return error

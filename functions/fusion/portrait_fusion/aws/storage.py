@@ -168,9 +168,14 @@ def _not_found(ref: ObjectRef) -> PairingError:
     )
 
 
+def aws_error_detail(exc: Exception) -> str:
+    """What an AWS call's failure says, for an error message: the service's error code, or
+    the exception's type when no answer arrived (never its text, which may quote a request)."""
+    return _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+
+
 def _storage_error(what: str, exc: Exception, stage: Stage) -> StorageError:
-    detail = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-    error = StorageError(f"{what}: {detail}", code="STORAGE_ERROR")
+    error = StorageError(f"{what}: {aws_error_detail(exc)}", code="STORAGE_ERROR")
     error.stage = stage
     return error
 

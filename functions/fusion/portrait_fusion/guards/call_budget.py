@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from portrait_fusion.aws.storage import aws_error_detail
 from portrait_fusion.core.errors import Disposition, FusionError, Stage, StorageError
 from portrait_fusion.core.observability import count, logger
 from portrait_fusion.guards.budget_counters import counter_id, owner_counter_id
@@ -171,11 +172,8 @@ def tenant_of(pattern: re.Pattern[str], key: str) -> str | None:
 
 
 def _store_error(exc: Exception) -> StorageError:
-    detail = (
-        exc.response.get("Error", {}).get("Code", "")
-        if isinstance(exc, ClientError)
-        else type(exc).__name__
+    error = StorageError(
+        f"call budget counter unavailable: {aws_error_detail(exc)}", code="BUDGET_STORE_ERROR"
     )
-    error = StorageError(f"call budget counter unavailable: {detail}", code="BUDGET_STORE_ERROR")
     error.stage = Stage.API
     return error
