@@ -95,8 +95,15 @@ def test_a_malformed_message_the_function_pulled_still_ends_in_the_dlq(
     # A function that times out sooner than the stack's, so that the message's returns (each
     # after the invocation's time at most) and the DLQ come within the test's minute.
     with queues.visibility_timeout(18):
+        # A 3 s API timeout (the call takes 2 s): the invocation pulls while 10 s are left,
+        # which leaves a loaded machine 5 s for the worker's start and the pair's reads.
         mapping = start_mapping(
-            stack, emulator, concurrency=1, function_timeout_s=15, log_file=log_file, **PULLING
+            stack,
+            emulator,
+            concurrency=1,
+            function_timeout_s=15,
+            log_file=log_file,
+            API_TIMEOUT_SECONDS="3",
         )
         try:
             deadline = time.monotonic() + 80
