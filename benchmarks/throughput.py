@@ -93,7 +93,8 @@ def measure(
         for pair_id in ids:
             bench.upload(pair_id, "target", pair.target)
         # Every lone half handled before the measured part: the queue empty (the function
-        # deletes what it pulled itself, the mapping what it delivered).
+        # deletes what it pulled itself, the mapping what it delivered), after at least one
+        # delivery (the queue is empty too before the first notification arrives).
         _wait(
             lambda: esm.stats().messages_deleted >= 1 and bench.queue_settled(),
             timeout_s=60 + pairs,

@@ -204,14 +204,18 @@ class HandedBack:
     target: str  # the target's key
 
 
-def handed_back_then_posted_again(
-    caller: Caller,
+@pytest.fixture
+def handed_back(
+    owners: Any,
     queue: Queue,
     buckets: Buckets,
     emulator: FusionEmulator,
     configure: Any,
     stack: LocalStack,
-) -> HandedBack:
+) -> tuple[Caller, HandedBack]:
+    """Alice, and her pair whose merge was handed back before its target form was posted
+    again (`HandedBack`)."""
+    caller = owners("alice")
     configure(API_MAX_ATTEMPTS="2")
     emulator.set_faults(Faults(script=("html_502", "html_502")))  # then a healthy API
     created = caller("POST", "/pairs", json={"source_similarity": 0.5}).json()
@@ -229,7 +233,7 @@ def handed_back_then_posted_again(
     assert post_form(created["uploads"]["target"], images.as_jpeg(quality=64)) == 204
     assert buckets.s3.head_object(Bucket=stack.input_bucket, Key=target)["ETag"] != head["ETag"]
     claimed = {"version_id": head["VersionId"], "etag": head["ETag"].strip('"')}
-    return HandedBack(pair_id, first, claimed, target)
+    return caller, HandedBack(pair_id, first, claimed, target)
 
 
 def assert_merged_from_the_claimed_inputs(
@@ -247,26 +251,23 @@ def assert_merged_from_the_claimed_inputs(
 
 
 def test_a_handed_back_merge_is_retried_from_its_claimed_inputs_after_a_form_posted_again(
-    owners: Any,
+    handed_back: tuple[Caller, HandedBack],
     queue: Queue,
     buckets: Buckets,
     emulator: FusionEmulator,
-    configure: Any,
-    stack: LocalStack,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    alice = owners("alice")
-    pair = handed_back_then_posted_again(alice, queue, buckets, emulator, configure, stack)
-    handed_back = {message["MessageId"] for message in pair.retry}
+    alice, pair = handed_back
+    retried = {message["MessageId"] for message in pair.retry}
     # the handed-back notifications come back: they read the newest target, and must finish
     # the claimed one
-    retry = queue.receive_where(lambda m: m["MessageId"] in handed_back, 2)
+    retry = queue.receive_where(lambda m: m["MessageId"] in retried, 2)
     assert queue.hand(retry) == {"batchItemFailures": []}
     assert_merged_from_the_claimed_inputs(pair, alice, buckets, emulator)
     document = buckets.document(pair.pair_id)
     # then the notification of the form posted again: it buys nothing
     (late,) = queue.receive_where(
-        lambda m: notified_key(m) == pair.target and m["MessageId"] not in handed_back, 1
+        lambda m: notified_key(m) == pair.target and m["MessageId"] not in retried, 1
     )
     assert queue.hand([late]) == {"batchItemFailures": []}
     assert buckets.document(pair.pair_id) == document
@@ -276,25 +277,22 @@ def test_a_handed_back_merge_is_retried_from_its_claimed_inputs_after_a_form_pos
 
 
 def test_the_notification_of_a_form_posted_again_before_the_retry_does_not_consume_the_pair(
-    owners: Any,
+    handed_back: tuple[Caller, HandedBack],
     queue: Queue,
     buckets: Buckets,
     emulator: FusionEmulator,
-    configure: Any,
-    stack: LocalStack,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    alice = owners("alice")
-    pair = handed_back_then_posted_again(alice, queue, buckets, emulator, configure, stack)
-    handed_back = {message["MessageId"] for message in pair.retry}
+    alice, pair = handed_back
+    retried = {message["MessageId"] for message in pair.retry}
     (reposted,) = queue.receive_where(
-        lambda m: notified_key(m) == pair.target and m["MessageId"] not in handed_back, 1
+        lambda m: notified_key(m) == pair.target and m["MessageId"] not in retried, 1
     )
     assert queue.hand([reposted]) == {"batchItemFailures": []}
     assert_merged_from_the_claimed_inputs(pair, alice, buckets, emulator)
     document = buckets.document(pair.pair_id)
     # the handed-back notifications, once the claimed version has ended: nothing more
-    retry = queue.receive_where(lambda m: m["MessageId"] in handed_back, 2)
+    retry = queue.receive_where(lambda m: m["MessageId"] in retried, 2)
     assert queue.hand(retry) == {"batchItemFailures": []}
     assert buckets.document(pair.pair_id) == document
     assert emulator.stats()["billed"] == 1

@@ -83,8 +83,8 @@ def test_an_upload_to_an_erased_pair_is_removed_and_nothing_else_happens() -> No
     assert metrics.metric_set["UploadsToErasedPairs"]["Value"] == [1.0]
 
 
-def test_the_owner_scopes_re_use_and_pays_for_the_call() -> None:
-    w = world(reuse=True)
+def two_owners_send_the_same_portrait(w: World) -> str:
+    """Owner A's pair, then owner B's with the same photo, both run; B's pair id."""
     other = "f" * 32
     api_pair(w, owner="owner-a")
     api_pair(w, owner="owner-b", pair_id=other)
@@ -93,6 +93,12 @@ def test_the_owner_scopes_re_use_and_pays_for_the_call() -> None:
     upload(w, image, pair_id=other)
     w.pipeline.on_object(ObjectRef("in", TEMPLATE), invocation())
     w.pipeline.on_object(ObjectRef("in", f"incoming/{other}/template.jpg"), invocation())
+    return other
+
+
+def test_the_owner_scopes_re_use_and_pays_for_the_call() -> None:
+    w = world(reuse=True)
+    other = two_owners_send_the_same_portrait(w)
     assert len(w.api.calls) == 2  # owner-b is never handed owner-a's result
     document = w.storage.document("out", f"results/{other}/result.json")
     assert "reused_from" not in document
@@ -100,14 +106,7 @@ def test_the_owner_scopes_re_use_and_pays_for_the_call() -> None:
 
 def test_re_use_across_owners_when_switched_on() -> None:
     w = world(reuse=True, REUSE_ACROSS_OWNERS="true")
-    other = "f" * 32
-    api_pair(w, owner="owner-a")
-    api_pair(w, owner="owner-b", pair_id=other)
-    image = as_jpeg(size=(300, 300))
-    upload(w, image)
-    upload(w, image, pair_id=other)
-    w.pipeline.on_object(ObjectRef("in", TEMPLATE), invocation())
-    w.pipeline.on_object(ObjectRef("in", f"incoming/{other}/template.jpg"), invocation())
+    other = two_owners_send_the_same_portrait(w)
     assert len(w.api.calls) == 1
     assert w.storage.document("out", f"results/{other}/result.json")["reused_from"] == PAIR
 

@@ -170,8 +170,9 @@ def build_app(settings: Settings, clock: Clock = utc_now) -> App:
     # In the order a pair meets them: its S3 reads, its preflight (the image stack) beside its
     # idempotency write (DynamoDB, Powertools), the key's read, the next message pulled while
     # its call is in flight, its completion event.
-    clients = [s3, dynamodb, secrets, sqs, *([events] if settings.event_bus_name else [])]
-    steps = [s3, image_decoding.preload, dynamodb, guard.layer, *clients[2:]]
+    publishing = [events] if settings.event_bus_name else []
+    clients = [s3, dynamodb, secrets, sqs, *publishing]
+    steps = [s3, image_decoding.preload, dynamodb, guard.layer, secrets, sqs, *publishing]
     warm_up = WarmUp(steps, clients, keys, session, settings.fusion_api_url)
     pull = queues if settings.pull_from_queue else None
     entrypoints = EntryPoints(
